@@ -1,0 +1,214 @@
+// The durable state of Parley behind one interface, so that the embedded
+// RocksDB store and the networked PostgreSQL store are interchangeable and the
+// chat logic never sees either.
+//
+// Data model (like a wide-column store): a conversation is a partition whose
+// rows are its entries (messages and membership events) clustered by `seq`.
+// The store is the single writer of each conversation: it assigns `seq` (gap-free,
+// strictly increasing per conversation) and a global `version` (strictly
+// increasing in commit order across all conversations, used as the sync
+// cursor) inside the commit, and checks the preconditions of an append
+// (membership, caps, idempotency) atomically with it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/metrics.h"
+#include "common/status.h"
+
+namespace parley::store {
+
+enum class ConversationKind { kDirect, kGroup, kChannel };
+std::string_view KindName(ConversationKind kind);
+std::optional<ConversationKind> ParseKind(std::string_view name);
+
+enum class Role { kMember, kAdmin };
+std::string_view RoleName(Role role);
+std::optional<Role> ParseRole(std::string_view name);
+
+struct UserRecord {
+  std::string user_id;
+  std::string display_name;
+  std::string password_hash;  // argon2id string as produced by libsodium
+  int64_t created_at = 0;
+  int64_t last_seen = 0;      // written once when the user's last session closes
+  bool show_last_seen = true;
+};
+
+struct TokenRecord {
+  std::string token_hash;  // hex SHA-256 of the bearer token; the token itself is never stored
+  std::string user_id;
+  std::string device;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+};
+
+struct ConversationRecord {
+  std::string conversation_id;
+  ConversationKind kind = ConversationKind::kDirect;
+  std::string name;
+  std::string posting = "all";  // channels: "all" or "admins"
+  std::string created_by;
+  int64_t created_at = 0;
+  uint64_t last_seq = 0;
+  uint64_t last_version = 0;
+  uint32_t member_count = 0;
+};
+
+// One user's membership of one conversation. Kept after the user leaves (with
+// left_seq set) so that it can still read what it saw while it was a member.
+struct MemberRecord {
+  std::string conversation_id;
+  std::string user_id;
+  Role role = Role::kMember;
+  uint64_t joined_seq = 0;  // first seq the member may read
+  uint64_t left_seq = 0;    // 0 while a member; else the seq of its removal event
+  int64_t joined_at = 0;
+  bool current() const { return left_seq == 0; }
+};
+
+// An entry of a conversation's ordered stream: a message or an event.
+struct EntryRecord {
+  std::string conversation_id;
+  uint64_t seq = 0;      // assigned by the store
+  uint64_t version = 0;  // assigned by the store
+  int64_t ts = 0;
+  bool is_event = false;
+  // Messages.
+  uint64_t message_id = 0;
+  std::string sender;
+  std::string type;
+  std::string content;
+  std::string client_msg_id;
+  std::string media_id;
+  std::string reply_to;
+  // Events: kind is "created", "member_added", "member_removed", "member_left",
+  // "renamed" or "role_changed".
+  std::string kind;
+  std::string actor;
+  std::string user_id;
+  std::string name;
+};
+
+// What an idempotent send returned the first time: the original ack.
+struct IdempotencyRecord {
+  std::string sender;
+  std::string client_msg_id;
+  std::string conversation_id;
+  uint64_t message_id = 0;
+  uint64_t seq = 0;
+  int64_t ts = 0;
+};
+
+// One append to a conversation's stream, with the records that change with
+// it. Preconditions are checked by the store atomically with the append; when
+// one fails, nothing of the request is written.
+struct AppendRequest {
+  EntryRecord entry;  // conversation_id set; seq and version are assigned
+
+  // Create the conversation with these fields if it does not exist yet.
+  std::optional<ConversationRecord> create_if_missing;
+
+  // Fail with Forbidden unless this user is a current member (empty: no check).
+  std::string require_member;
+  // Fail with Forbidden unless this user is a current admin (empty: no check).
+  std::string require_admin;
+  // The conversation must exist (or be created by create_if_missing): else NotFound.
+
+  // Membership changes effective at this entry's seq.
+  std::vector<MemberRecord> add_members;      // joined_seq is set to the entry's seq
+  std::vector<std::string> remove_members;    // left_seq is set to the entry's seq
+  std::vector<std::pair<std::string, Role>> set_roles;
+  uint32_t max_members = 0;  // 0: no cap; else Conflict when adding would exceed it
+
+  // Conversation fields to change (rename, posting).
+  std::optional<std::string> set_name;
+  std::optional<std::string> set_posting;
+
+  // For messages: when (entry.sender, entry.client_msg_id) was appended within
+  // `idempotency_window_ms` before entry.ts, append nothing and return that
+  // original record as `duplicate_of`.
+  bool idempotent = false;
+  int64_t idempotency_window_ms = 24LL * 3600 * 1000;
+};
+
+struct AppendResult {
+  EntryRecord entry;  // as stored, with seq and version
+  std::optional<IdempotencyRecord> duplicate_of;
+  bool conversation_created = false;
+};
+
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+
+struct StoreOptions {
+  bool sync_writes = true;             // --durability fsync (true) | os (false)
+  MetricsRegistry* metrics = nullptr;  // commit latency and batch size, when set
+};
+
+// Read/write interface. Reads are synchronous and may block on I/O: call them
+// from worker threads, never from an io thread. Append is asynchronous; its
+// callback runs on a store thread after the write is durable, in commit order,
+// and must not block.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Users.
+  virtual Status CreateUser(const UserRecord& user) = 0;  // Conflict when taken
+  virtual Result<UserRecord> GetUser(std::string_view user_id) = 0;
+  virtual Status UpdateUser(const UserRecord& user) = 0;  // NotFound when absent
+
+  // Bearer tokens, by hash.
+  virtual Status PutToken(const TokenRecord& token) = 0;
+  virtual Result<TokenRecord> GetToken(std::string_view token_hash) = 0;
+  virtual Status DeleteToken(std::string_view token_hash) = 0;
+
+  // Conversations and their ordered streams.
+  virtual void Append(AppendRequest request, AppendCallback done) = 0;
+  virtual Result<ConversationRecord> GetConversation(std::string_view conversation_id) = 0;
+  // The membership record, current or former; NotFound if never a member.
+  virtual Result<MemberRecord> GetMember(std::string_view conversation_id,
+                                         std::string_view user_id) = 0;
+  // Current members ordered by user id, starting after `after_user`.
+  virtual Result<std::vector<MemberRecord>> ListMembers(std::string_view conversation_id,
+                                                        std::string_view after_user,
+                                                        size_t limit) = 0;
+  // Every conversation the user is or was a member of (current and former).
+  virtual Result<std::vector<MemberRecord>> ListUserConversations(std::string_view user_id) = 0;
+  // Entries with after_seq < seq < before_seq (before_seq 0: no upper bound).
+  // newest_first picks which end of the range the `limit` entries come from;
+  // the result is always in ascending seq.
+  virtual Result<std::vector<EntryRecord>> ReadEntries(std::string_view conversation_id,
+                                                       uint64_t after_seq, uint64_t before_seq,
+                                                       size_t limit, bool newest_first) = 0;
+  // Entries with version > after_version, ascending, at most `limit`.
+  virtual Result<std::vector<EntryRecord>> ReadSinceVersion(std::string_view conversation_id,
+                                                            uint64_t after_version,
+                                                            size_t limit) = 0;
+  virtual Result<IdempotencyRecord> GetIdempotency(std::string_view sender,
+                                                   std::string_view client_msg_id) = 0;
+
+  // Highest version whose append is durable and whose callback has run.
+  virtual uint64_t CommittedVersion() const = 0;
+  // Ok when the store can serve reads and writes (for /readyz).
+  virtual Status Ping() = 0;
+  // Finishes pending appends (their callbacks run), then stops accepting new ones.
+  virtual void Close() = 0;
+
+  // Counters for /metrics.
+  struct Stats {
+    uint64_t batches = 0;
+    uint64_t appends = 0;
+  };
+  virtual Stats GetStats() const = 0;
+};
+
+using StorePtr = std::unique_ptr<Store>;
+
+}  // namespace parley::store
