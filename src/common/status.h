@@ -9,6 +9,7 @@
 #include <utility>
 #include <variant>
 #include <cassert>
+#include <cstdint>
 
 namespace parley {
 
@@ -40,10 +41,17 @@ class [[nodiscard]] Status {
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // For kRateLimited/kUnavailable: when the client may retry (Retry-After).
+  int64_t retry_after_ms() const { return retry_after_ms_; }
+  Status&& WithRetryAfter(int64_t ms) && {
+    retry_after_ms_ = ms;
+    return std::move(*this);
+  }
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  int64_t retry_after_ms_ = 0;
 };
 
 inline Status BadRequest(std::string m) { return {Code::kBadRequest, std::move(m)}; }
@@ -77,6 +85,15 @@ class [[nodiscard]] Result {
   std::optional<T> value_;
   Status status_;
 };
+
+// Moves the value of `result` into `out`; else returns its Status. Used with
+// PARLEY_RETURN_IF_ERROR to read many fields in a row.
+template <typename T, typename U>
+Status MoveInto(T& out, Result<U> result) {
+  if (!result.ok()) return result.status();
+  out = std::move(result).value();
+  return Status::Ok();
+}
 
 }  // namespace parley
 

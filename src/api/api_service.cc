@@ -1,0 +1,113 @@
+#include "api/api_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/server_frames.h"
+
+namespace parley::api {
+
+gateway::HttpResponse JsonResponse(int status, std::string body) {
+  return gateway::HttpResponse{status, "application/json", std::move(body), {}};
+}
+
+gateway::HttpResponse ErrorResponse(const Status& status) {
+  auto r = JsonResponse(HttpStatus(status.code()), protocol::ErrorBody(status));
+  if (status.code() == Code::kRateLimited || status.code() == Code::kUnavailable) {
+    int64_t seconds = std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);
+    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  }
+  if (status.code() == Code::kInternal) {
+    spdlog::error("event=internal_error message=\"{}\"", status.message());
+  }
+  return r;
+}
+
+ApiService::ApiService(auth::AuthService& auth, chat::ChatService& chat,
+                       directory::SessionDirectory& directory, store::Store& store,
+                       MetricsRegistry& metrics, const Clock& clock, ApiOptions options)
+    : auth_(auth),
+      chat_(chat),
+      directory_(directory),
+      store_(store),
+      metrics_(metrics),
+      clock_(clock),
+      options_(std::move(options)),
+      auth_pool_(options_.auth_threads, "api-auth"),
+      http_requests_(metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
+  AddRoutes();
+}
+
+ApiService::~ApiService() { Shutdown(); }
+
+void ApiService::Shutdown() { auth_pool_.Shutdown(); }
+
+void ApiService::AddRoutes() {
+  auto bind = [this](void (ApiService::*fn)(HttpCall)) {
+    return [this, fn](HttpCall call) { (this->*fn)(std::move(call)); };
+  };
+  Public("POST", "/v1/users", bind(&ApiService::PostUsers));
+  Public("POST", "/v1/sessions", bind(&ApiService::PostSessions));
+  Authed("DELETE", "/v1/sessions", bind(&ApiService::DeleteSessions));
+  Authed("POST", "/v1/messages", bind(&ApiService::PostMessages));
+  Authed("GET", "/v1/conversations", bind(&ApiService::GetConversations));
+  Authed("GET", "/v1/conversations/{id}/messages", bind(&ApiService::GetMessages));
+  Authed("GET", "/v1/sync", bind(&ApiService::GetSync));
+  Public("GET", "/healthz", [](HttpCall c) { c.respond(JsonResponse(200, R"({"status":"ok"})")); });
+  Public("GET", "/readyz", bind(&ApiService::GetReady));
+  Public("GET", "/metrics", [this](HttpCall c) {
+    c.respond({200, "text/plain; version=0.0.4", metrics_.Render(), {}});
+  });
+  // The WebSocket route answers plain GETs with a hint; upgrades never get here.
+  Public("GET", "/v1/ws", [](HttpCall c) {
+    c.respond(ErrorResponse(BadRequest("this route needs a WebSocket upgrade")));
+  });
+  Public("GET", "/", bind(&ApiService::GetStatic));
+  Public("GET", "/{file}", bind(&ApiService::GetStatic));
+  Public("GET", "/web/{file}", bind(&ApiService::GetStatic));
+}
+
+void ApiService::Public(std::string method, std::string_view pattern, Handler h) {
+  router_.Add(std::move(method), pattern, std::move(h));
+}
+
+void ApiService::Authed(std::string method, std::string_view pattern, Handler h) {
+  router_.Add(std::move(method), pattern, [this, h = std::move(h)](HttpCall call) {
+    std::string token = call.request.bearer_token;
+    Authenticate(token, [h, call = std::move(call)](Result<std::string> user) mutable {
+      if (!user.ok()) return call.respond(ErrorResponse(user.status()));
+      call.user_id = *user;
+      h(std::move(call));
+    });
+  });
+}
+
+void ApiService::HandleHttp(gateway::HttpRequest request, gateway::HttpResponder respond) {
+  http_requests_.Inc();
+  auto match = router_.Find(request.method, request.path);
+  if (!match.handler) {
+    if (match.method_not_allowed) {
+      auto r = ErrorResponse(BadRequest("method " + request.method + " is not allowed here"));
+      r.status = 405;
+      return respond(std::move(r));
+    }
+    return respond(ErrorResponse(NotFound("no such route: " + request.path)));
+  }
+  (*match.handler)(HttpCall{std::move(request), std::move(match.params), std::move(respond), ""});
+}
+
+void ApiService::Authenticate(std::string token, std::function<void(Result<std::string>)> done) {
+  if (token.empty()) return done(Unauthorized("missing bearer token"));
+  auth_pool_.Post([this, token = std::move(token), done = std::move(done)] {
+    done(auth_.Authenticate(token));
+  });
+}
+
+void ApiService::GetReady(HttpCall call) {
+  chat_.RunBlocking([this, call = std::move(call)] {
+    Status s = store_.Ping();
+    if (!s.ok()) return call.respond(ErrorResponse(Unavailable("store: " + s.message())));
+    call.respond(JsonResponse(200, R"({"status":"ready"})"));
+  });
+}
+
+}  // namespace parley::api

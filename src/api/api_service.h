@@ -1,0 +1,105 @@
+// The Service the gateway calls: HTTP routes and WebSocket frames translated
+// into calls on auth and chat, and their results into responses and frames.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "api/client_session.h"
+#include "api/router.h"
+#include "auth/auth_service.h"
+#include "chat/chat_service.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/worker_pool.h"
+#include "directory/session_directory.h"
+#include "gateway/service.h"
+#include "protocol/frames.h"
+#include "store/store.h"
+
+namespace parley::api {
+
+struct ApiOptions {
+  protocol::Limits limits;
+  std::string web_dir;       // static files of the web client
+  std::string node_name;
+  int max_long_poll_s = 60;
+  size_t auth_threads = 2;   // argon2id hashing is CPU- and memory-heavy
+};
+
+// What a route handler gets.
+struct HttpCall {
+  gateway::HttpRequest request;
+  PathParams params;
+  gateway::HttpResponder respond;
+  std::string user_id;  // set for authenticated routes
+};
+
+class ApiService final : public gateway::Service {
+ public:
+  ApiService(auth::AuthService& auth, chat::ChatService& chat,
+             directory::SessionDirectory& directory, store::Store& store,
+             MetricsRegistry& metrics, const Clock& clock, ApiOptions options);
+  ~ApiService() override;
+
+  void SetScheduler(gateway::Scheduler* scheduler) { scheduler_ = scheduler; }
+  void Shutdown();
+
+  void HandleHttp(gateway::HttpRequest request, gateway::HttpResponder respond) override;
+  void Authenticate(std::string token, std::function<void(Result<std::string>)> done) override;
+  void OnOpen(const gateway::PeerPtr& peer) override;
+  void OnFrame(const gateway::PeerPtr& peer, std::string text) override;
+  void OnClose(const gateway::PeerPtr& peer) override;
+
+ private:
+  using Handler = std::function<void(HttpCall)>;
+  void AddRoutes();
+  void Public(std::string method, std::string_view pattern, Handler h);
+  void Authed(std::string method, std::string_view pattern, Handler h);
+
+  // HTTP routes (http_routes.cc).
+  void PostUsers(HttpCall call);
+  void PostSessions(HttpCall call);
+  void DeleteSessions(HttpCall call);
+  void PostMessages(HttpCall call);
+  void GetConversations(HttpCall call);
+  void GetMessages(HttpCall call);
+  void GetSync(HttpCall call);
+  void LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, int64_t deadline_ms);
+  void GetReady(HttpCall call);
+  void GetStatic(HttpCall call);
+
+  // WebSocket frames (ws_frames.cc).
+  std::shared_ptr<ClientSession> SessionOf(const gateway::PeerPtr& peer);
+  void OnSend(const std::shared_ptr<ClientSession>& s, std::string id, protocol::SendFrame f);
+  void OnSync(const std::shared_ptr<ClientSession>& s, std::string id, protocol::SyncFrame f);
+  void OnHistory(const std::shared_ptr<ClientSession>& s, std::string id, protocol::HistoryFrame f);
+  // Receipts, typing and presence (realtime.cc).
+  void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::ReceiptFrame f);
+  void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::TypingFrame f);
+  void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::PresenceFrame f);
+
+  auth::AuthService& auth_;
+  chat::ChatService& chat_;
+  directory::SessionDirectory& directory_;
+  store::Store& store_;
+  MetricsRegistry& metrics_;
+  const Clock& clock_;
+  const ApiOptions options_;
+  gateway::Scheduler* scheduler_ = nullptr;
+  Router<Handler> router_;
+  WorkerPool auth_pool_;
+  Counter& http_requests_;
+
+  std::mutex sessions_mu_;
+  std::unordered_map<const gateway::Peer*, std::shared_ptr<ClientSession>> sessions_;  // guarded
+};
+
+// Responses.
+gateway::HttpResponse JsonResponse(int status, std::string body);
+gateway::HttpResponse ErrorResponse(const Status& status);
+
+}  // namespace parley::api

@@ -1,0 +1,47 @@
+#include "api/client_session.h"
+
+namespace parley::api {
+
+void ClientSession::Send(std::shared_ptr<const std::string> frame, uint64_t version) {
+  std::lock_guard lock(mu_);  // held while posting: keeps order with EndSync
+  if (version != 0 && syncing_) {
+    held_.emplace_back(std::move(frame), version);
+    return;
+  }
+  if (version != 0 && withhold_) return;  // the next sync page will carry it
+  connection_->Send(std::move(frame), version);
+}
+
+bool ClientSession::BeginSync() {
+  std::lock_guard lock(mu_);
+  if (syncing_) return false;
+  syncing_ = true;
+  return true;
+}
+
+void ClientSession::EndSync(std::vector<std::string> frames,
+                            std::shared_ptr<const std::string> synced, uint64_t cursor, bool more) {
+  std::lock_guard lock(mu_);
+  for (std::string& f : frames) connection_->Send(std::make_shared<const std::string>(std::move(f)), 0);
+  connection_->Send(std::move(synced), 0);
+  withhold_ = more;
+  if (!more) {
+    for (auto& [frame, version] : held_) {
+      if (version > cursor) connection_->Send(std::move(frame), version);
+    }
+  }
+  held_.clear();
+  syncing_ = false;
+}
+
+void ClientSession::AbortSync(std::shared_ptr<const std::string> error) {
+  std::lock_guard lock(mu_);
+  connection_->Send(std::move(error), 0);
+  if (!withhold_) {
+    for (auto& [frame, version] : held_) connection_->Send(std::move(frame), version);
+  }
+  held_.clear();
+  syncing_ = false;
+}
+
+}  // namespace parley::api

@@ -1,0 +1,43 @@
+// The domain's view of one WebSocket session: wraps the gateway's Peer and
+// keeps the order guarantee across `sync` (SPEC 5.3). While a sync runs, live
+// frames are held; when it ends they are sent unless the sync already did.
+// While a sync reports `more`, live frames are withheld until the client has
+// caught up, so live delivery never skips ahead of what sync will deliver.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/service.h"
+
+namespace parley::api {
+
+class ClientSession final : public gateway::Peer {
+ public:
+  explicit ClientSession(gateway::PeerPtr connection) : connection_(std::move(connection)) {}
+
+  void Send(std::shared_ptr<const std::string> frame, uint64_t version) override;
+  void Close(uint16_t code, std::string reason) override { connection_->Close(code, std::move(reason)); }
+  const std::string& user_id() const override { return connection_->user_id(); }
+  const std::string& session_id() const override { return connection_->session_id(); }
+
+  // False if a sync is already running on this session.
+  bool BeginSync();
+  // Sends the page's frames and the `synced` frame, then releases held frames.
+  void EndSync(std::vector<std::string> frames, std::shared_ptr<const std::string> synced,
+               uint64_t cursor, bool more);
+  // Ends a sync that failed: held frames are released as they are.
+  void AbortSync(std::shared_ptr<const std::string> error);
+
+ private:
+  gateway::PeerPtr connection_;
+  std::mutex mu_;
+  bool syncing_ = false;   // guarded by mu_
+  bool withhold_ = false;  // guarded by mu_: the last sync page said `more`
+  std::vector<std::pair<std::shared_ptr<const std::string>, uint64_t>> held_;  // guarded
+};
+
+}  // namespace parley::api

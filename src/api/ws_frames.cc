@@ -1,0 +1,112 @@
+// WebSocket frames of SPEC section 4: decoded by the protocol codec, handed to
+// chat, answered with ack/result/synced/error frames that echo the client id.
+#include <spdlog/spdlog.h>
+
+#include "api/api_service.h"
+#include "protocol/server_frames.h"
+
+namespace parley::api {
+namespace {
+
+std::shared_ptr<const std::string> Shared(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
+}
+
+}  // namespace
+
+void ApiService::OnOpen(const gateway::PeerPtr& peer) {
+  auto session = std::make_shared<ClientSession>(peer);
+  {
+    std::lock_guard lock(sessions_mu_);
+    sessions_[peer.get()] = session;
+  }
+  directory_.Add(session);
+  session->Send(Shared(protocol::ReadyFrame(peer->user_id(), peer->session_id(), options_.node_name,
+                                            clock_.NowMs())),
+                0);
+}
+
+void ApiService::OnClose(const gateway::PeerPtr& peer) {
+  std::shared_ptr<ClientSession> session;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto it = sessions_.find(peer.get());
+    if (it == sessions_.end()) return;
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  directory_.Remove(*session);
+}
+
+std::shared_ptr<ClientSession> ApiService::SessionOf(const gateway::PeerPtr& peer) {
+  std::lock_guard lock(sessions_mu_);
+  auto it = sessions_.find(peer.get());
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
+  auto session = SessionOf(peer);
+  if (!session) return;
+  auto decoded = protocol::DecodeClientFrame(text, options_.limits);
+  std::string id = std::move(decoded.id_json);
+  if (!decoded.body.ok()) {
+    return session->Send(Shared(protocol::ErrorFrame(id, decoded.body.status())), 0);
+  }
+  std::visit(
+      [&](auto&& frame) {
+        using T = std::decay_t<decltype(frame)>;
+        if constexpr (std::is_same_v<T, protocol::SendFrame>) {
+          OnSend(session, id, std::move(frame));
+        } else if constexpr (std::is_same_v<T, protocol::SyncFrame>) {
+          OnSync(session, id, std::move(frame));
+        } else if constexpr (std::is_same_v<T, protocol::HistoryFrame>) {
+          OnHistory(session, id, std::move(frame));
+        } else if constexpr (std::is_same_v<T, protocol::PingFrame>) {
+          session->Send(Shared(protocol::PongFrame(id)), 0);
+        } else if constexpr (std::is_same_v<T, protocol::AuthFrame>) {
+          session->Send(Shared(protocol::ErrorFrame(id, BadRequest("already authenticated"))), 0);
+        } else {
+          OnRealtime(session, id, std::move(frame));
+        }
+      },
+      std::move(*decoded.body));
+}
+
+void ApiService::OnSend(const std::shared_ptr<ClientSession>& s, std::string id,
+                        protocol::SendFrame f) {
+  chat::SendRequest request{s->user_id(), std::move(f), s->session_id()};
+  chat_.Send(std::move(request), [s, id = std::move(id)](Result<protocol::Ack> ack) {
+    s->Send(Shared(ack.ok() ? protocol::AckFrame(id, *ack) : protocol::ErrorFrame(id, ack.status())), 0);
+  });
+}
+
+void ApiService::OnSync(const std::shared_ptr<ClientSession>& s, std::string id,
+                        protocol::SyncFrame f) {
+  if (!s->BeginSync()) {
+    return s->Send(Shared(protocol::ErrorFrame(id, BadRequest("a sync is already running"))), 0);
+  }
+  chat_.Sync(s->user_id(), f.cursor, [s, id = std::move(id)](Result<chat::SyncPage> page) {
+    if (!page.ok()) return s->AbortSync(Shared(protocol::ErrorFrame(id, page.status())));
+    std::string cursor = chat::ChatService::FormatCursor(page->cursor);
+    std::string synced = R"({"op":"synced","cursor":")" + cursor + R"(","more":)" +
+                         (page->more ? "true" : "false") + "}";
+    s->EndSync(std::move(page->frames), Shared(protocol::WithId(synced, id)), page->cursor, page->more);
+  });
+}
+
+void ApiService::OnHistory(const std::shared_ptr<ClientSession>& s, std::string id,
+                           protocol::HistoryFrame f) {
+  chat_.History(s->user_id(), f.conversation_id, f.before_seq, f.after_seq, f.limit,
+                [s, id = std::move(id)](Result<std::vector<std::string>> page) {
+                  if (!page.ok()) return s->Send(Shared(protocol::ErrorFrame(id, page.status())), 0);
+                  std::string body = R"({"op":"result","messages":[)";
+                  for (size_t i = 0; i < page->size(); ++i) {
+                    if (i) body += ',';
+                    body += (*page)[i];
+                  }
+                  body += "]}";
+                  s->Send(Shared(protocol::WithId(std::move(body), id)), 0);
+                });
+}
+
+}  // namespace parley::api

@@ -1,0 +1,141 @@
+#include "app/config.h"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <sstream>
+
+#ifndef PARLEY_DEFAULT_WEB_DIR
+#define PARLEY_DEFAULT_WEB_DIR "web"
+#endif
+
+namespace parley::app {
+namespace {
+
+// Lets CLI11 read --config files with a real TOML parser (toml++). Keys are
+// the long flag names, with dashes or underscores.
+class TomlConfig : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return ""; }
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::stringstream text;
+    text << input.rdbuf();
+    toml::table table;
+    try {
+      table = toml::parse(text.str());
+    } catch (const toml::parse_error& e) {
+      throw CLI::ConversionError(std::string("config file: ") + std::string(e.description()));
+    }
+    std::vector<CLI::ConfigItem> items;
+    for (auto&& [key, node] : table) {
+      CLI::ConfigItem item;
+      item.name = std::string(key.str());
+      std::replace(item.name.begin(), item.name.end(), '_', '-');
+      if (auto arr = node.as_array()) {
+        for (auto&& v : *arr) item.inputs.push_back(ToText(v));
+      } else {
+        item.inputs.push_back(ToText(node));
+      }
+      items.push_back(std::move(item));
+    }
+    return items;
+  }
+
+ private:
+  static std::string ToText(const toml::node& node) {
+    if (auto s = node.as_string()) return s->get();
+    if (auto i = node.as_integer()) return std::to_string(i->get());
+    if (auto f = node.as_floating_point()) return std::to_string(f->get());
+    if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
+    throw CLI::ConversionError("config file: unsupported value type");
+  }
+};
+
+void AddFlags(CLI::App& app, ServerConfig& c) {
+  app.add_option("--listen", c.listen, "HOST:PORT to serve HTTP and WebSocket on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "Directory of the embedded store")->capture_default_str();
+  app.add_option("--store", c.store, "Message store: rocksdb (embedded, under --data-dir)")
+      ->capture_default_str();
+  app.add_option("--durability", c.durability,
+                 "fsync: ack after the write-ahead log is synced (group commit); os: after the OS has it")
+      ->check(CLI::IsMember({"fsync", "os"}))
+      ->capture_default_str();
+  app.add_option("--node-id", c.node_id, "Node id 0-1023 (part of every message id)")
+      ->check(CLI::Range(0, 1023))->capture_default_str();
+  app.add_option("--threads", c.threads, "io threads (0: one per core)")->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))->capture_default_str();
+  app.add_option("--web-dir", c.web_dir, "Directory of the web client's files")->capture_default_str();
+  app.add_option("--token-ttl", c.token_ttl_s, "Lifetime of a login token, seconds")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--argon2-opslimit", c.argon2_opslimit, "argon2id passes for password hashes")
+      ->check(CLI::Range(1, 10))->capture_default_str();
+  app.add_option("--argon2-memlimit-kib", c.argon2_memlimit_kib, "argon2id memory per hash, KiB")
+      ->check(CLI::Range(8, 4 * 1024 * 1024))->capture_default_str();
+  app.add_option("--login-rate-per-min", c.login_rate_per_min,
+                 "Login attempts per minute per user and per address")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--max-frame-bytes", c.max_frame_bytes, "Largest WebSocket frame; larger closes with 1009")
+      ->check(CLI::Range(1024, 16 * 1024 * 1024))->capture_default_str();
+  app.add_option("--max-text-bytes", c.max_text_bytes, "Largest message content")
+      ->check(CLI::Range(1, 16 * 1024 * 1024))->capture_default_str();
+  app.add_option("--max-outbound-bytes", c.max_outbound_bytes,
+                 "Bytes queued to one session before it is closed with 1013 (slow consumer)")
+      ->check(CLI::Range(4096, 1024 * 1024 * 1024))->capture_default_str();
+  app.add_option("--max-http-body-bytes", c.max_http_body_bytes, "Largest JSON request body")
+      ->check(CLI::Range(1024, 64 * 1024 * 1024))->capture_default_str();
+  app.add_option("--send-rate", c.send_rate, "Messages per second per user (token bucket rate)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--send-burst", c.send_burst, "Messages a user may send at once (bucket size)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--ws-idle-timeout", c.ws_idle_timeout_s,
+                 "Seconds without traffic before a WebSocket is pinged and then closed")
+      ->check(CLI::Range(2, 3600))->capture_default_str();
+  app.add_option("--auth-timeout", c.auth_timeout_s, "Seconds to send the auth frame")
+      ->check(CLI::Range(1, 60))->capture_default_str();
+}
+
+}  // namespace
+
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return BadRequest("--listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+  if (ec != std::errc() || end != p.data() + p.size() || port > 65535) {
+    return BadRequest("--listen port must be 0-65535");
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
+  ParsedConfig out;
+  out.config.web_dir = PARLEY_DEFAULT_WEB_DIR;
+  CLI::App app{"parley-server: a real-time chat server"};
+  app.config_formatter(std::make_shared<TomlConfig>());
+  app.set_config("--config", "", "TOML file with any of these options (flags win)");
+  AddFlags(app, out.config);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::cout << app.help();
+    out.exit_now = true;
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return BadRequest(e.what());
+  }
+  if (out.config.store != "rocksdb") {
+    return BadRequest("--store: only rocksdb is available in this build");
+  }
+  if (auto hp = SplitHostPort(out.config.listen); !hp.ok()) return hp.status();
+  return out;
+}
+
+}  // namespace parley::app

@@ -1,0 +1,49 @@
+// Server configuration: command-line flags, optionally read from a TOML file
+// (--config), flags winning over the file. Every field has a --help line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace parley::app {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string store = "rocksdb";
+  std::string durability = "fsync";
+  int node_id = 1;
+  int threads = 0;  // 0: one per core
+  std::string log_level = "info";
+  std::string web_dir;  // default: the web/ folder of the source tree
+  int64_t token_ttl_s = 30LL * 24 * 3600;
+  uint64_t argon2_opslimit = 2;
+  uint64_t argon2_memlimit_kib = 64 * 1024;
+  double login_rate_per_min = 30;
+  size_t max_frame_bytes = 64 * 1024;
+  size_t max_text_bytes = 16 * 1024;
+  size_t max_outbound_bytes = 4 * 1024 * 1024;
+  size_t max_http_body_bytes = 1024 * 1024;
+  double send_rate = 100;
+  double send_burst = 200;
+  int ws_idle_timeout_s = 60;
+  int auth_timeout_s = 5;
+};
+
+struct ParsedConfig {
+  ServerConfig config;
+  bool exit_now = false;  // --help or --version was answered
+  int exit_code = 0;
+};
+
+// Parses argv (and the TOML file it names). Errors are BadRequest with the
+// message to print.
+Result<ParsedConfig> ParseConfig(int argc, const char* const* argv);
+
+// "host:port" split, port 0-65535.
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen);
+
+}  // namespace parley::app

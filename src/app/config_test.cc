@@ -1,0 +1,78 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace parley::app {
+namespace {
+
+Result<ParsedConfig> Parse(std::vector<std::string> args) {
+  std::vector<const char*> argv{"parley-server"};
+  for (auto& a : args) argv.push_back(a.c_str());
+  return ParseConfig(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(ConfigTest, DefaultsMatchTheSpec) {
+  auto c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->config.data_dir, "./data");
+  EXPECT_EQ(c->config.durability, "fsync");
+  EXPECT_EQ(c->config.token_ttl_s, 30 * 24 * 3600);
+  EXPECT_EQ(c->config.max_frame_bytes, 64u * 1024);
+  EXPECT_EQ(c->config.max_text_bytes, 16u * 1024);
+}
+
+TEST(ConfigTest, FlagsOverride) {
+  auto c = Parse({"--listen", "0.0.0.0:9000", "--durability", "os", "--node-id", "7"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->config.durability, "os");
+  EXPECT_EQ(c->config.node_id, 7);
+}
+
+TEST(ConfigTest, RejectsBadValues) {
+  EXPECT_FALSE(Parse({"--durability", "maybe"}).ok());
+  EXPECT_FALSE(Parse({"--node-id", "5000"}).ok());
+  EXPECT_FALSE(Parse({"--listen", "nohost"}).ok());
+  EXPECT_FALSE(Parse({"--listen", "127.0.0.1:70000"}).ok());
+  EXPECT_FALSE(Parse({"--no-such-flag"}).ok());
+  EXPECT_FALSE(Parse({"--store", "cassandra://x"}).ok());
+}
+
+TEST(ConfigTest, ReadsTomlFileAndFlagsWin) {
+  std::string path = ::testing::TempDir() + "/parley-config-test.toml";
+  {
+    std::ofstream f(path);
+    f << "listen = \"127.0.0.1:9100\"\nsend_rate = 50.5\nnode-id = 3\nlog_level = \"debug\"\n";
+  }
+  auto c = Parse({"--config", path, "--node-id", "4"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.listen, "127.0.0.1:9100");
+  EXPECT_DOUBLE_EQ(c->config.send_rate, 50.5);
+  EXPECT_EQ(c->config.log_level, "debug");
+  EXPECT_EQ(c->config.node_id, 4);
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, BrokenTomlIsAnError) {
+  std::string path = ::testing::TempDir() + "/parley-config-broken.toml";
+  {
+    std::ofstream f(path);
+    f << "listen = \n";
+  }
+  EXPECT_FALSE(Parse({"--config", path}).ok());
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, HelpExitsCleanly) {
+  auto c = Parse({"--help"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->exit_now);
+  EXPECT_EQ(c->exit_code, 0);
+}
+
+}  // namespace
+}  // namespace parley::app

@@ -1,0 +1,110 @@
+// The domain: the send pipeline (resolution, idempotency and sequencing in the
+// store's commit, durable ack), fan-out in seq order, sync, history and the
+// conversation list. Depends on interfaces only (Store, SessionDirectory).
+//
+// Threads: `shards_` runs per-conversation work in order (send resolution and
+// post-commit fan-out for one conversation always run on the same thread);
+// `readers_` runs reads that may block on the store. Callbacks run on those
+// threads and must not block.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chat/conversation_cache.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/metrics.h"
+#include "common/rate_limiter.h"
+#include "common/worker_pool.h"
+#include "directory/session_directory.h"
+#include "protocol/frames.h"
+#include "protocol/server_frames.h"
+#include "store/store.h"
+
+namespace parley::chat {
+
+struct ChatOptions {
+  double send_rate = 100;   // messages per second per user
+  double send_burst = 200;
+  size_t sync_page_limit = 500;
+  int64_t idempotency_window_ms = 24LL * 3600 * 1000;
+  size_t shard_threads = 2;
+  size_t reader_threads = 2;
+};
+
+struct SendRequest {
+  std::string sender;
+  protocol::SendFrame frame;
+  std::string origin_session;  // not sent the `message` copy (it gets the ack)
+};
+using AckCallback = std::function<void(Result<protocol::Ack>)>;
+
+struct SyncPage {
+  std::vector<std::string> frames;  // serialized message/event frames, in version order
+  uint64_t cursor = 0;              // pass back to continue after these
+  bool more = false;                // another page is waiting
+};
+
+class ChatService {
+ public:
+  ChatService(store::Store& store, directory::SessionDirectory& directory, const Clock& clock,
+              Snowflake& ids, MetricsRegistry& metrics, ChatOptions options);
+  ~ChatService();
+
+  void Send(SendRequest request, AckCallback done);
+  void Sync(std::string user_id, std::string cursor,
+            std::function<void(Result<SyncPage>)> done);
+  // A page of a conversation's stream as serialized frames, ascending seq.
+  void History(std::string user_id, std::string conversation_id, uint64_t before_seq,
+               uint64_t after_seq, size_t limit,
+               std::function<void(Result<std::vector<std::string>>)> done);
+  // The JSON array of the user's conversations (SPEC section 3).
+  void ListConversations(std::string user_id, std::function<void(Result<std::string>)> done);
+
+  // Runs `task` on a reader thread (for other blocking domain calls).
+  void RunBlocking(std::function<void()> task) { readers_.Post(std::move(task)); }
+  // Stops the worker threads after draining them. Call after the store is closed.
+  void Shutdown();
+
+  static Result<uint64_t> ParseCursor(std::string_view cursor);
+  static std::string FormatCursor(uint64_t version);
+
+ private:
+  struct Resolved {
+    std::string conversation_id;
+    store::AppendRequest request;
+  };
+  Result<Resolved> Resolve(const SendRequest& request);
+  Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
+  void AfterCommit(const SendRequest& request, int64_t accepted_ms,
+                   Result<store::AppendResult> result, const AckCallback& done);
+  void FanOut(const store::EntryRecord& entry, const std::string& origin_session);
+  std::vector<std::string> Recipients(const std::string& conversation_id);
+  Result<store::MemberRecord> ReadableMembership(const std::string& user_id,
+                                                 const std::string& conversation_id);
+  Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
+  Result<std::vector<std::string>> HistoryNow(const std::string& user_id,
+                                              const std::string& conversation_id,
+                                              uint64_t before_seq, uint64_t after_seq,
+                                              size_t limit);
+  Result<std::string> ListConversationsNow(const std::string& user_id);
+
+  store::Store& store_;
+  directory::SessionDirectory& directory_;
+  const Clock& clock_;
+  Snowflake& ids_;
+  const ChatOptions options_;
+  RateLimiter send_limiter_;
+  ConversationCache cache_;
+  Counter& messages_in_;
+  Counter& messages_out_;
+  Counter& duplicates_;
+  Histogram& send_ack_seconds_;
+  WorkerPool shards_;
+  WorkerPool readers_;
+};
+
+}  // namespace parley::chat

@@ -1,0 +1,36 @@
+// What the send path needs to know about a conversation without a store read:
+// that it exists, its kind and posting rule, and its current members. Entries
+// are dropped when a membership event for the conversation commits.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store.h"
+
+namespace parley::chat {
+
+struct ConversationInfo {
+  store::ConversationKind kind = store::ConversationKind::kDirect;
+  std::string posting = "all";
+  // Current members; null until loaded.
+  std::shared_ptr<const std::vector<std::string>> members;
+};
+
+class ConversationCache {
+ public:
+  std::optional<ConversationInfo> Get(const std::string& conversation_id) const;
+  void Put(const std::string& conversation_id, ConversationInfo info);
+  void Invalidate(const std::string& conversation_id);
+
+ private:
+  static constexpr size_t kMaxEntries = 100'000;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, ConversationInfo> entries_;  // guarded by mu_
+};
+
+}  // namespace parley::chat

@@ -1,0 +1,28 @@
+#include "chat/entry_codec.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace parley::chat {
+namespace json = boost::json;
+
+std::string EncodeEntry(const store::EntryRecord& e) {
+  json::object o;
+  if (e.is_event) {
+    o = {{"op", "event"}, {"conversation_id", e.conversation_id}, {"seq", e.seq}, {"ts", e.ts},
+         {"kind", e.kind}, {"actor", e.actor}};
+    if (!e.user_id.empty()) o["user_id"] = e.user_id;
+    if (!e.name.empty()) o["name"] = e.name;
+    return json::serialize(o);
+  }
+  o = {{"op", "message"},       {"conversation_id", e.conversation_id},
+       {"seq", e.seq},          {"message_id", std::to_string(e.message_id)},
+       {"sender", e.sender},    {"ts", e.ts},
+       {"type", e.type},        {"content", e.content},
+       {"client_msg_id", e.client_msg_id}};
+  if (!e.media_id.empty()) o["media_id"] = e.media_id;
+  if (!e.reply_to.empty()) o["reply_to"] = e.reply_to;
+  return json::serialize(o);
+}
+
+}  // namespace parley::chat

@@ -1,0 +1,150 @@
+// Reads of conversation streams: sync by version cursor, history pages and the
+// conversation list. Every read checks what the caller may see: its
+// membership's visible seq range [joined_seq, left_seq].
+#include <algorithm>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "chat/chat_service.h"
+#include "chat/entry_codec.h"
+
+namespace parley::chat {
+namespace json = boost::json;
+namespace {
+
+constexpr size_t kUnreadScanCap = 999;  // unread counts above this read as 999
+
+bool Visible(const store::MemberRecord& m, uint64_t seq) {
+  return seq >= m.joined_seq && (m.left_seq == 0 || seq <= m.left_seq);
+}
+
+}  // namespace
+
+Result<store::MemberRecord> ChatService::ReadableMembership(const std::string& user_id,
+                                                            const std::string& conversation_id) {
+  auto member = store_.GetMember(conversation_id, user_id);
+  if (member.ok() || member.status().code() != Code::kNotFound) return member;
+  auto pair = DirectMembers(conversation_id);
+  if (pair && (pair->first == user_id || pair->second == user_id)) {
+    return NotFound("no messages in this conversation yet");
+  }
+  // The same answer whether or not the conversation exists.
+  return Forbidden("not a member of this conversation");
+}
+
+void ChatService::Sync(std::string user_id, std::string cursor,
+                       std::function<void(Result<SyncPage>)> done) {
+  auto after = ParseCursor(cursor);
+  if (!after.ok()) return done(after.status());
+  readers_.Post([this, user_id = std::move(user_id), after = *after, done = std::move(done)] {
+    done(SyncNow(user_id, after));
+  });
+}
+
+Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after_version) {
+  // Everything up to `snapshot` is readable; later commits arrive live or next time.
+  const uint64_t snapshot = store_.CommittedVersion();
+  auto memberships = store_.ListUserConversations(user_id);
+  if (!memberships.ok()) return memberships.status();
+  const size_t limit = options_.sync_page_limit;
+  std::vector<store::EntryRecord> changed;
+  for (const store::MemberRecord& m : *memberships) {
+    auto conversation = store_.GetConversation(m.conversation_id);
+    if (!conversation.ok()) return conversation.status();
+    if (conversation->last_version <= after_version) continue;
+    auto entries = store_.ReadSinceVersion(m.conversation_id, after_version, limit + 1);
+    if (!entries.ok()) return entries.status();
+    for (auto& e : *entries) {
+      if (e.version <= snapshot && Visible(m, e.seq)) changed.push_back(std::move(e));
+    }
+  }
+  std::sort(changed.begin(), changed.end(),
+            [](const auto& a, const auto& b) { return a.version < b.version; });
+  SyncPage page;
+  page.more = changed.size() > limit;
+  if (page.more) changed.resize(limit);
+  page.cursor = page.more ? changed.back().version : std::max(snapshot, after_version);
+  page.frames.reserve(changed.size());
+  for (const auto& e : changed) page.frames.push_back(EncodeEntry(e));
+  return page;
+}
+
+void ChatService::History(std::string user_id, std::string conversation_id, uint64_t before_seq,
+                          uint64_t after_seq, size_t limit,
+                          std::function<void(Result<std::vector<std::string>>)> done) {
+  readers_.Post([=, this, done = std::move(done)] {
+    done(HistoryNow(user_id, conversation_id, before_seq, after_seq, limit));
+  });
+}
+
+Result<std::vector<std::string>> ChatService::HistoryNow(const std::string& user_id,
+                                                         const std::string& conversation_id,
+                                                         uint64_t before_seq, uint64_t after_seq,
+                                                         size_t limit) {
+  auto m = ReadableMembership(user_id, conversation_id);
+  if (!m.ok()) {
+    if (m.status().code() == Code::kNotFound) return std::vector<std::string>{};
+    return m.status();
+  }
+  uint64_t lo = std::max(after_seq, m->joined_seq > 0 ? m->joined_seq - 1 : 0);
+  uint64_t hi = before_seq;
+  if (m->left_seq != 0) hi = hi == 0 ? m->left_seq + 1 : std::min(hi, m->left_seq + 1);
+  // No lower bound asked: the newest page; else the oldest page above it.
+  auto entries = store_.ReadEntries(conversation_id, lo, hi, limit, after_seq == 0);
+  if (!entries.ok()) return entries.status();
+  std::vector<std::string> frames;
+  frames.reserve(entries->size());
+  for (const auto& e : *entries) frames.push_back(EncodeEntry(e));
+  return frames;
+}
+
+void ChatService::ListConversations(std::string user_id,
+                                    std::function<void(Result<std::string>)> done) {
+  readers_.Post([this, user_id = std::move(user_id), done = std::move(done)] {
+    done(ListConversationsNow(user_id));
+  });
+}
+
+Result<std::string> ChatService::ListConversationsNow(const std::string& user_id) {
+  auto memberships = store_.ListUserConversations(user_id);
+  if (!memberships.ok()) return memberships.status();
+  json::array list;
+  for (const store::MemberRecord& m : *memberships) {
+    if (!m.current()) continue;
+    auto c = store_.GetConversation(m.conversation_id);
+    if (!c.ok()) return c.status();
+    json::object item{{"conversation_id", c->conversation_id},
+                      {"kind", store::KindName(c->kind)},
+                      {"last_seq", c->last_seq}};
+    if (c->kind == store::ConversationKind::kDirect) {
+      auto pair = DirectMembers(c->conversation_id);
+      item["members"] = json::array{json::string(pair->first), json::string(pair->second)};
+    } else {
+      item["name"] = c->name;
+      item["member_count"] = c->member_count;
+    }
+    const uint64_t read_seq = 0;  // receipts arrive with the receipts component
+    auto unread = store_.ReadEntries(c->conversation_id, std::max(read_seq, m.joined_seq - 1), 0,
+                                     kUnreadScanCap, false);
+    if (!unread.ok()) return unread.status();
+    size_t count = std::count_if(unread->begin(), unread->end(), [&](const auto& e) {
+      return !e.is_event && e.sender != user_id;
+    });
+    item["read_seq"] = read_seq;
+    item["unread_count"] = count;
+    auto last = store_.ReadEntries(c->conversation_id, m.joined_seq - 1, 0, 1, true);
+    if (!last.ok()) return last.status();
+    item["last_message"] = last->empty() ? json::value(nullptr) : json::parse(EncodeEntry(last->front()));
+    if (c->kind == store::ConversationKind::kDirect) {
+      item["peer_delivered_seq"] = 0;
+      item["peer_read_seq"] = 0;
+    }
+    list.push_back(std::move(item));
+  }
+  return json::serialize(list);
+}
+
+}  // namespace parley::chat

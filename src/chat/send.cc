@@ -1,0 +1,179 @@
+// The send pipeline: resolve the target conversation, append through the
+// store (which sequences, checks membership and idempotency atomically and
+// makes it durable), then ack and fan out in seq order.
+#include "chat/chat_service.h"
+#include "chat/entry_codec.h"
+
+#include <spdlog/spdlog.h>
+
+namespace parley::chat {
+
+namespace {
+void FillEntry(store::AppendRequest& r, const SendRequest& request, const std::string& conv,
+               uint64_t message_id, int64_t now, int64_t window_ms) {
+  const protocol::SendFrame& f = request.frame;
+  store::EntryRecord& e = r.entry;
+  e.conversation_id = conv;
+  e.ts = now;
+  e.message_id = message_id;
+  e.sender = request.sender;
+  e.type = f.type;
+  e.content = f.content;
+  e.client_msg_id = f.client_msg_id;
+  e.media_id = f.media_id;
+  e.reply_to = f.reply_to;
+  r.idempotent = true;
+  r.idempotency_window_ms = window_ms;
+}
+}  // namespace
+
+void ChatService::Send(SendRequest request, AckCallback done) {
+  if (int64_t wait = send_limiter_.Acquire(request.sender); wait > 0) {
+    return done(RateLimited("sending too fast; slow down").WithRetryAfter(wait));
+  }
+  // Key the work by conversation so that one session's sends keep their order.
+  std::string key = request.frame.conversation_id;
+  if (key.empty()) {
+    auto peer = NormalizeUserId(request.frame.to);
+    if (!peer.ok()) return done(NotFound("no such user: " + request.frame.to));
+    key = DirectConversationId(request.sender, *peer);
+  }
+  int64_t accepted_ms = clock_.SteadyMs();
+  shards_.PostTo(key, [this, request = std::move(request), done = std::move(done),
+                       accepted_ms]() mutable {
+    auto resolved = Resolve(request);
+    if (!resolved.ok()) return done(resolved.status());
+    std::string conversation_id = resolved->conversation_id;
+    FillEntry(resolved->request, request, conversation_id, ids_.Next(), clock_.NowMs(),
+              options_.idempotency_window_ms);
+    store_.Append(std::move(resolved->request),
+                  [this, request = std::move(request), done = std::move(done), accepted_ms,
+                   conversation_id](Result<store::AppendResult> result) mutable {
+                    // Back onto the conversation's shard: ack and fan-out in seq order.
+                    shards_.PostTo(conversation_id, [this, request = std::move(request),
+                                                     done = std::move(done), accepted_ms,
+                                                     result = std::move(result)]() mutable {
+                      AfterCommit(request, accepted_ms, std::move(result), done);
+                    });
+                  });
+  });
+}
+
+Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
+  const protocol::SendFrame& f = request.frame;
+  if (!f.to.empty()) {
+    auto peer = NormalizeUserId(f.to);
+    if (!peer.ok()) return NotFound("no such user: " + f.to);
+    return ResolveDirect(request, *peer);
+  }
+  if (auto members = DirectMembers(f.conversation_id)) {
+    if (members->first == request.sender) return ResolveDirect(request, members->second);
+    if (members->second == request.sender) return ResolveDirect(request, members->first);
+    return Forbidden("not a member of this conversation");
+  }
+  auto info = cache_.Get(f.conversation_id);
+  if (!info) {
+    auto conversation = store_.GetConversation(f.conversation_id);
+    if (!conversation.ok()) {
+      if (conversation.status().code() == Code::kNotFound) {
+        return Forbidden("not a member of this conversation");  // do not reveal existence
+      }
+      return conversation.status();
+    }
+    info = ConversationInfo{conversation->kind, conversation->posting, nullptr};
+    cache_.Put(f.conversation_id, *info);
+  }
+  Resolved out;
+  out.conversation_id = f.conversation_id;
+  out.request.require_member = request.sender;  // checked atomically with the append
+  if (info->kind == store::ConversationKind::kChannel && info->posting == "admins") {
+    out.request.require_admin = request.sender;
+  }
+  return out;
+}
+
+Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& request,
+                                                         const std::string& peer) {
+  if (peer == request.sender) return BadRequest("cannot send a direct message to yourself");
+  Resolved out;
+  out.conversation_id = DirectConversationId(request.sender, peer);
+  if (cache_.Get(out.conversation_id)) return out;
+  auto existing = store_.GetConversation(out.conversation_id);
+  if (existing.ok()) {
+    cache_.Put(out.conversation_id, {store::ConversationKind::kDirect, "all", nullptr});
+    return out;
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  auto user = store_.GetUser(peer);
+  if (!user.ok()) {
+    if (user.status().code() == Code::kNotFound) return NotFound("no such user: " + peer);
+    return user.status();
+  }
+  // First message between the two: it creates the conversation.
+  store::ConversationRecord created;
+  created.conversation_id = out.conversation_id;
+  created.kind = store::ConversationKind::kDirect;
+  created.created_by = request.sender;
+  created.created_at = clock_.NowMs();
+  out.request.create_if_missing = created;
+  for (const std::string& member : {request.sender, peer}) {
+    store::MemberRecord m;
+    m.conversation_id = out.conversation_id;
+    m.user_id = member;
+    m.joined_at = created.created_at;
+    out.request.add_members.push_back(m);
+  }
+  return out;
+}
+
+
+void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
+                              Result<store::AppendResult> result, const AckCallback& done) {
+  if (!result.ok()) return done(result.status());
+  if (const auto& dup = result->duplicate_of) {
+    duplicates_.Inc();
+    return done(protocol::Ack{dup->client_msg_id, dup->conversation_id, dup->message_id,
+                              dup->seq, dup->ts});
+  }
+  const store::EntryRecord& e = result->entry;
+  messages_in_.Inc();
+  send_ack_seconds_.Observe((clock_.SteadyMs() - accepted_ms) / 1000.0);
+  done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
+  FanOut(e, request.origin_session);
+}
+
+void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session) {
+  auto frame = std::make_shared<const std::string>(EncodeEntry(entry));
+  for (const std::string& user : Recipients(entry.conversation_id)) {
+    for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
+      if (peer->session_id() == origin_session) continue;
+      peer->Send(frame, entry.version);
+      messages_out_.Inc();
+    }
+  }
+}
+
+std::vector<std::string> ChatService::Recipients(const std::string& conversation_id) {
+  if (auto pair = DirectMembers(conversation_id)) return {pair->first, pair->second};
+  auto cached = cache_.Get(conversation_id);
+  if (cached && cached->members) return *cached->members;
+  std::vector<std::string> members;
+  std::string after;
+  for (;;) {  // page through the member list
+    auto page = store_.ListMembers(conversation_id, after, 1000);
+    if (!page.ok()) {
+      spdlog::warn("event=fanout_members_failed conversation={} error=\"{}\"", conversation_id,
+                   page.status().ToString());
+      return members;
+    }
+    for (const auto& m : *page) members.push_back(m.user_id);
+    if (page->size() < 1000) break;
+    after = page->back().user_id;
+  }
+  ConversationInfo info = cached.value_or(ConversationInfo{});
+  info.members = std::make_shared<const std::vector<std::string>>(members);
+  cache_.Put(conversation_id, std::move(info));
+  return members;
+}
+
+}  // namespace parley::chat

@@ -1,0 +1,38 @@
+// Token buckets keyed by a string (a user id, an address): the one rate
+// limiter of the project, for sends, logins, registrations and handshakes.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "common/clock.h"
+
+namespace parley {
+
+class RateLimiter {
+ public:
+  // `rate` tokens per second refill a bucket of `burst` tokens.
+  RateLimiter(const Clock& clock, double rate, double burst);
+
+  // Takes one token for `key`. Returns 0 when allowed, else the milliseconds
+  // until a token will be available (for Retry-After).
+  int64_t Acquire(std::string_view key);
+
+ private:
+  struct Bucket {
+    double tokens;
+    int64_t updated_ms;
+  };
+  void PruneLocked(int64_t now);
+
+  const Clock& clock_;
+  const double rate_per_ms_;
+  const double burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+};
+
+}  // namespace parley

@@ -1,0 +1,38 @@
+#include "common/worker_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+namespace parley {
+namespace {
+
+TEST(WorkerPoolTest, TasksForOneKeyRunInOrder) {
+  std::mutex mu;
+  std::vector<int> seen;
+  {
+    WorkerPool pool(4, "test");
+    for (int i = 0; i < 1000; ++i) {
+      pool.PostTo("conversation-1", [&, i] {
+        std::lock_guard lock(mu);
+        seen.push_back(i);
+      });
+    }
+  }  // destructor drains
+  ASSERT_EQ(seen.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
+}
+
+TEST(WorkerPoolTest, PostRunsEverything) {
+  std::atomic<int> n{0};
+  {
+    WorkerPool pool(3, "test");
+    for (int i = 0; i < 500; ++i) pool.Post([&] { ++n; });
+  }
+  EXPECT_EQ(n.load(), 500);
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,61 @@
+#include "directory/session_directory.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace parley::directory {
+
+LocalDirectory::Shard& LocalDirectory::ShardFor(std::string_view user_id) const {
+  return shards_[std::hash<std::string_view>{}(user_id) % kShards];
+}
+
+size_t LocalDirectory::Add(const gateway::PeerPtr& peer) {
+  Shard& shard = ShardFor(peer->user_id());
+  std::lock_guard lock(shard.mu);
+  auto& list = shard.by_user[peer->user_id()];
+  list.push_back(peer);
+  ++shard.sessions;
+  return list.size();
+}
+
+size_t LocalDirectory::Remove(const gateway::Peer& peer) {
+  Shard& shard = ShardFor(peer.user_id());
+  std::lock_guard lock(shard.mu);
+  auto it = shard.by_user.find(peer.user_id());
+  if (it == shard.by_user.end()) return 0;
+  auto& list = it->second;
+  size_t before = list.size();
+  // Drop this peer and any that died without being removed.
+  std::erase_if(list, [&](const std::weak_ptr<gateway::Peer>& w) {
+    auto p = w.lock();
+    return !p || p.get() == &peer;
+  });
+  shard.sessions -= before - list.size();
+  size_t left = list.size();
+  if (left == 0) shard.by_user.erase(it);
+  return left;
+}
+
+std::vector<gateway::PeerPtr> LocalDirectory::Sessions(std::string_view user_id) const {
+  std::vector<gateway::PeerPtr> out;
+  Shard& shard = ShardFor(user_id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.by_user.find(std::string(user_id));
+  if (it == shard.by_user.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& w : it->second) {
+    if (auto p = w.lock()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+size_t LocalDirectory::SessionCount() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.sessions;
+  }
+  return n;
+}
+
+}  // namespace parley::directory

@@ -1,0 +1,50 @@
+// Who is connected where: user → live sessions. The local implementation
+// serves a single node; a Redis implementation adds routes to other nodes.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/service.h"
+
+namespace parley::directory {
+
+class SessionDirectory {
+ public:
+  virtual ~SessionDirectory() = default;
+  // Returns the number of the user's sessions after adding.
+  virtual size_t Add(const gateway::PeerPtr& peer) = 0;
+  // Returns the number of the user's sessions left after removing.
+  virtual size_t Remove(const gateway::Peer& peer) = 0;
+  // The user's live local sessions. Copied out, so callers send without a lock held.
+  virtual std::vector<gateway::PeerPtr> Sessions(std::string_view user_id) const = 0;
+  virtual size_t SessionCount() const = 0;
+};
+
+// In-process directory, sharded by user so that fan-out from many threads
+// does not contend on one lock.
+class LocalDirectory final : public SessionDirectory {
+ public:
+  size_t Add(const gateway::PeerPtr& peer) override;
+  size_t Remove(const gateway::Peer& peer) override;
+  std::vector<gateway::PeerPtr> Sessions(std::string_view user_id) const override;
+  size_t SessionCount() const override;
+
+ private:
+  static constexpr size_t kShards = 64;
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, std::vector<std::weak_ptr<gateway::Peer>>> by_user;
+    size_t sessions = 0;
+  };
+  Shard& ShardFor(std::string_view user_id) const;
+
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace parley::directory

@@ -1,0 +1,53 @@
+#include "directory/session_directory.h"
+
+#include <gtest/gtest.h>
+
+namespace parley::directory {
+namespace {
+
+class FakePeer : public gateway::Peer {
+ public:
+  FakePeer(std::string user, std::string session) : user_(std::move(user)), session_(std::move(session)) {}
+  void Send(std::shared_ptr<const std::string> frame, uint64_t) override { frames.push_back(*frame); }
+  void Close(uint16_t, std::string) override {}
+  const std::string& user_id() const override { return user_; }
+  const std::string& session_id() const override { return session_; }
+  std::vector<std::string> frames;
+
+ private:
+  std::string user_, session_;
+};
+
+TEST(LocalDirectoryTest, TracksSessionsPerUser) {
+  LocalDirectory dir;
+  auto a1 = std::make_shared<FakePeer>("alice", "s1");
+  auto a2 = std::make_shared<FakePeer>("alice", "s2");
+  auto b1 = std::make_shared<FakePeer>("bob", "s3");
+  EXPECT_EQ(dir.Add(a1), 1u);
+  EXPECT_EQ(dir.Add(a2), 2u);
+  EXPECT_EQ(dir.Add(b1), 1u);
+  EXPECT_EQ(dir.Sessions("alice").size(), 2u);
+  EXPECT_EQ(dir.SessionCount(), 3u);
+  EXPECT_EQ(dir.Remove(*a1), 1u);
+  EXPECT_EQ(dir.Sessions("alice").size(), 1u);
+  EXPECT_EQ(dir.Remove(*a2), 0u);
+  EXPECT_TRUE(dir.Sessions("alice").empty());
+  EXPECT_TRUE(dir.Sessions("nobody").empty());
+  EXPECT_EQ(dir.SessionCount(), 1u);
+}
+
+TEST(LocalDirectoryTest, DeadPeersAreNotReturned) {
+  LocalDirectory dir;
+  auto keep = std::make_shared<FakePeer>("carol", "s1");
+  dir.Add(keep);
+  {
+    auto gone = std::make_shared<FakePeer>("carol", "s2");
+    dir.Add(gone);
+  }
+  EXPECT_EQ(dir.Sessions("carol").size(), 1u);
+  EXPECT_EQ(dir.Remove(*keep), 0u);
+  EXPECT_EQ(dir.SessionCount(), 0u);
+}
+
+}  // namespace
+}  // namespace parley::directory

@@ -1,0 +1,99 @@
+#include "protocol/frames.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/server_frames.h"
+
+namespace parley::protocol {
+namespace {
+
+Limits kLimits;
+
+TEST(DecodeTest, SendFrame) {
+  auto d = DecodeClientFrame(
+      R"({"op":"send","id":7,"to":"bob","content":"hi","client_msg_id":"c1"})", kLimits);
+  ASSERT_TRUE(d.body.ok()) << d.body.status().ToString();
+  EXPECT_EQ(d.id_json, "7");
+  const auto& send = std::get<SendFrame>(*d.body);
+  EXPECT_EQ(send.to, "bob");
+  EXPECT_EQ(send.type, "text");
+  EXPECT_EQ(send.client_msg_id, "c1");
+}
+
+TEST(DecodeTest, ErrorsKeepTheClientId) {
+  auto d = DecodeClientFrame(R"({"op":"send","id":"x-1","to":"bob"})", kLimits);
+  EXPECT_FALSE(d.body.ok());
+  EXPECT_EQ(d.id_json, "\"x-1\"");
+  EXPECT_EQ(d.body.status().code(), Code::kBadRequest);
+}
+
+TEST(DecodeTest, RejectsMalformedInput) {
+  for (const char* bad : {"", "nope", "[]", "{\"op\":5}", "{\"op\":\"fly\"}",
+                          "{\"op\":\"send\",\"to\":\"a\",\"conversation_id\":\"b\","
+                          "\"content\":\"x\",\"client_msg_id\":\"c\"}",
+                          "{\"op\":\"send\",\"to\":\"a\",\"content\":\"x\",\"client_msg_id\":\"\"}",
+                          "{\"op\":\"send\",\"to\":\"a\",\"content\":3,\"client_msg_id\":\"c\"}",
+                          "{\"op\":\"receipt\",\"conversation_id\":\"c\",\"kind\":\"read\","
+                          "\"up_to_seq\":-1}",
+                          "{\"op\":\"receipt\",\"conversation_id\":\"c\",\"kind\":\"read\","
+                          "\"up_to_seq\":1.5}",
+                          "{\"op\":\"typing\",\"conversation_id\":\"c\",\"state\":\"maybe\"}",
+                          "{\"op\":\"presence.subscribe\",\"users\":\"bob\"}"}) {
+    EXPECT_FALSE(DecodeClientFrame(bad, kLimits).body.ok()) << bad;
+  }
+}
+
+TEST(DecodeTest, OversizeContentIsTooLarge) {
+  std::string content(kLimits.max_text_bytes + 1, 'a');
+  auto d = DecodeClientFrame(
+      R"({"op":"send","to":"bob","client_msg_id":"c","content":")" + content + "\"}", kLimits);
+  ASSERT_FALSE(d.body.ok());
+  EXPECT_EQ(d.body.status().code(), Code::kTooLarge);
+}
+
+TEST(DecodeTest, ClientMsgIdLongerThan64IsRejected) {
+  std::string id(65, 'x');
+  auto d = DecodeClientFrame(
+      R"({"op":"send","to":"bob","content":"x","client_msg_id":")" + id + "\"}", kLimits);
+  EXPECT_FALSE(d.body.ok());
+}
+
+TEST(DecodeTest, DeepNestingIsRejected) {
+  std::string deep = R"({"op":"ping","x":)" + std::string(100, '[') + std::string(100, ']') + "}";
+  EXPECT_FALSE(DecodeClientFrame(deep, kLimits).body.ok());
+}
+
+TEST(DecodeTest, HistoryLimitIsClamped) {
+  auto d = DecodeClientFrame(R"({"op":"history","conversation_id":"c","limit":5000})", kLimits);
+  ASSERT_TRUE(d.body.ok());
+  EXPECT_EQ(std::get<HistoryFrame>(*d.body).limit, 200u);
+}
+
+TEST(DecodeTest, PresenceSubscribeIsCapped) {
+  std::string users = "[";
+  for (size_t i = 0; i <= kLimits.max_presence_users; ++i) users += "\"u" + std::to_string(i) + "\",";
+  users.back() = ']';
+  auto d = DecodeClientFrame(R"({"op":"presence.subscribe","users":)" + users + "}", kLimits);
+  ASSERT_FALSE(d.body.ok());
+  EXPECT_EQ(d.body.status().code(), Code::kTooLarge);
+}
+
+TEST(DecodeTest, SendBodyOfHttpFallback) {
+  auto send = DecodeSendBody(
+      R"({"to":"user_id_123","content":"Hello","type":"text","client_msg_id":"uuid-1"})", kLimits);
+  ASSERT_TRUE(send.ok());
+  EXPECT_EQ(send->to, "user_id_123");
+}
+
+TEST(ServerFramesTest, ErrorAndAckShapes) {
+  EXPECT_EQ(ErrorFrame("3", NotFound("no such user")),
+            R"({"id":3,"op":"error","code":"not_found","message":"no such user"})");
+  EXPECT_EQ(ErrorBody(Forbidden("no")), R"({"error":{"code":"forbidden","message":"no"}})");
+  Ack ack{"c1", "d:a:b", 42, 7, 1000};
+  EXPECT_EQ(AckFrame("", ack),
+            R"({"op":"ack","client_msg_id":"c1","conversation_id":"d:a:b","message_id":"42","seq":7,"ts":1000})");
+  EXPECT_EQ(PongFrame(""), R"({"op":"pong"})");
+}
+
+}  // namespace
+}  // namespace parley::protocol

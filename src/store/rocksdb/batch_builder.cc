@@ -1,0 +1,227 @@
+#include "store/rocksdb/batch_builder.h"
+
+#include "store/records.h"
+
+namespace parley::store {
+namespace {
+
+// Ids are key parts separated by 0x00, so they must not contain one.
+bool ValidId(std::string_view id) { return !id.empty() && id.find('\0') == std::string_view::npos; }
+
+}  // namespace
+
+BatchBuilder::BatchBuilder(const RocksDb& db, const ConversationCache& cache, uint64_t last_version)
+    : db_(db), cache_(cache), last_version_(last_version) {}
+
+Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
+  Staged staged;
+  PARLEY_RETURN_IF_ERROR(LoadConversation(request, &staged));
+  PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged));
+  if (request.idempotent) {
+    Result<std::optional<IdempotencyRecord>> duplicate = FindDuplicate(request);
+    if (!duplicate.ok()) return duplicate.status();
+    if (duplicate->has_value()) {
+      AppendResult result;
+      result.entry = request.entry;  // not stored: the original is duplicate_of
+      result.duplicate_of = std::move(**duplicate);
+      return result;
+    }
+  }
+  PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
+  PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
+  PARLEY_RETURN_IF_ERROR(StageRoles(request, &staged));
+  return Write(request, std::move(staged));
+}
+
+Status BatchBuilder::LoadConversation(const AppendRequest& request, Staged* staged) {
+  const std::string& id = request.entry.conversation_id;
+  if (!ValidId(id)) return BadRequest("invalid conversation id");
+  if (auto it = conversations_.find(id); it != conversations_.end()) {
+    staged->conversation = it->second;
+  } else if (auto cached = cache_.find(id); cached != cache_.end()) {
+    staged->conversation = cached->second;
+  } else {
+    Result<std::string> value = GetValue(db_, db_.conversations, id, "conversation");
+    if (value.ok()) {
+      Result<ConversationRecord> record = DecodeConversation(*value);
+      if (!record.ok()) return record.status();
+      staged->conversation = std::move(*record);
+    } else if (value.status().code() != Code::kNotFound || !request.create_if_missing) {
+      return value.status();
+    } else {
+      staged->conversation = *request.create_if_missing;
+      staged->conversation.conversation_id = id;
+      staged->conversation.last_seq = 0;
+      staged->conversation.last_version = 0;
+      staged->conversation.member_count = 0;
+      staged->created = true;
+    }
+  }
+  staged->seq = staged->conversation.last_seq + 1;
+  return Status::Ok();
+}
+
+Result<std::optional<MemberRecord>> BatchBuilder::CurrentMember(const Staged& staged,
+                                                                const std::string& user_id) {
+  std::optional<MemberRecord> found;
+  if (auto it = staged.members.find(user_id); it != staged.members.end()) {
+    found = it->second;
+  } else if (staged.created) {
+    return found;  // a new conversation has no members yet
+  } else {
+    std::string key = PairKey(staged.conversation.conversation_id, user_id);
+    if (auto it = members_.find(key); it != members_.end()) {
+      found = it->second;
+    } else {
+      Result<std::string> value = GetValue(db_, db_.members, key, "member");
+      if (!value.ok() && value.status().code() != Code::kNotFound) return value.status();
+      if (value.ok()) {
+        Result<MemberRecord> record = DecodeMember(*value);
+        if (!record.ok()) return record.status();
+        found = std::move(*record);
+      }
+    }
+  }
+  if (found && !found->current()) found.reset();
+  return found;
+}
+
+Status BatchBuilder::CheckAccess(const AppendRequest& request, const Staged& staged) {
+  if (!request.require_member.empty()) {
+    Result<std::optional<MemberRecord>> member = CurrentMember(staged, request.require_member);
+    if (!member.ok()) return member.status();
+    if (!member->has_value()) return Forbidden("not a member of this conversation");
+  }
+  if (!request.require_admin.empty()) {
+    Result<std::optional<MemberRecord>> admin = CurrentMember(staged, request.require_admin);
+    if (!admin.ok()) return admin.status();
+    if (!admin->has_value() || (*admin)->role != Role::kAdmin) {
+      return Forbidden("not an admin of this conversation");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<IdempotencyRecord>> BatchBuilder::FindDuplicate(const AppendRequest& request) {
+  const EntryRecord& entry = request.entry;
+  std::optional<IdempotencyRecord> found;
+  if (entry.client_msg_id.empty()) return found;  // nothing to match on
+  if (!ValidId(entry.sender)) return BadRequest("invalid sender");
+  std::string key = PairKey(entry.sender, entry.client_msg_id);
+  if (auto it = idempotency_.find(key); it != idempotency_.end()) {
+    found = it->second;
+  } else {
+    Result<std::string> value = GetValue(db_, db_.idempotency, key, "idempotency record");
+    if (!value.ok() && value.status().code() != Code::kNotFound) return value.status();
+    if (value.ok()) {
+      Result<IdempotencyRecord> record = DecodeIdempotency(*value);
+      if (!record.ok()) return record.status();
+      found = std::move(*record);
+    }
+  }
+  if (found && entry.ts - found->ts >= request.idempotency_window_ms) found.reset();
+  return found;
+}
+
+Status BatchBuilder::StageAdds(const AppendRequest& request, Staged* staged) {
+  uint32_t added = 0;
+  for (const MemberRecord& add : request.add_members) {
+    if (!ValidId(add.user_id)) return BadRequest("invalid member id");
+    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, add.user_id);
+    if (!current.ok()) return current.status();
+    if (current->has_value()) continue;  // already a member (or listed twice)
+    MemberRecord record = add;
+    record.conversation_id = staged->conversation.conversation_id;
+    record.joined_seq = staged->seq;
+    record.left_seq = 0;
+    if (record.joined_at == 0) record.joined_at = request.entry.ts;
+    staged->members[add.user_id] = std::move(record);
+    ++added;
+  }
+  uint64_t count = uint64_t{staged->conversation.member_count} + added;
+  if (request.max_members != 0 && count > request.max_members) {
+    return Conflict("conversation is full");
+  }
+  staged->conversation.member_count = static_cast<uint32_t>(count);
+  return Status::Ok();
+}
+
+Status BatchBuilder::StageRemovals(const AppendRequest& request, Staged* staged) {
+  for (const std::string& user_id : request.remove_members) {
+    if (!ValidId(user_id)) return BadRequest("invalid member id");
+    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, user_id);
+    if (!current.ok()) return current.status();
+    if (!current->has_value()) return NotFound("not a member: " + user_id);
+    MemberRecord record = std::move(**current);
+    record.left_seq = staged->seq;
+    staged->members[user_id] = std::move(record);
+    if (staged->conversation.member_count > 0) --staged->conversation.member_count;
+  }
+  return Status::Ok();
+}
+
+Status BatchBuilder::StageRoles(const AppendRequest& request, Staged* staged) {
+  for (const auto& [user_id, role] : request.set_roles) {
+    if (!ValidId(user_id)) return BadRequest("invalid member id");
+    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, user_id);
+    if (!current.ok()) return current.status();
+    if (!current->has_value()) return NotFound("not a member: " + user_id);
+    MemberRecord record = std::move(**current);
+    record.role = role;
+    staged->members[user_id] = std::move(record);
+  }
+  return Status::Ok();
+}
+
+AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
+  ConversationRecord& conversation = staged.conversation;
+  const std::string& id = conversation.conversation_id;
+  AppendResult result;
+  result.conversation_created = staged.created;
+  result.entry = request.entry;
+  result.entry.seq = staged.seq;
+  result.entry.version = ++last_version_;
+
+  // WriteBatch::Put/Delete fail only on keys or values over 4 GiB, which
+  // records never reach; a failure would surface when the batch is written.
+  batch_.Put(db_.entries, NumberKey(id, staged.seq), EncodeEntry(result.entry))
+      .PermitUncheckedError();
+  batch_.Put(db_.versions, NumberKey(id, result.entry.version), EncodeBe64(staged.seq))
+      .PermitUncheckedError();
+  if (request.idempotent && !request.entry.client_msg_id.empty()) {
+    IdempotencyRecord record{
+        request.entry.sender, request.entry.client_msg_id, id, request.entry.message_id, staged.seq,
+        request.entry.ts};
+    std::string key = PairKey(record.sender, record.client_msg_id);
+    batch_.Put(db_.idempotency, key, EncodeIdempotency(record)).PermitUncheckedError();
+    idempotency_[std::move(key)] = std::move(record);
+  }
+  for (auto& [user_id, member] : staged.members) {
+    std::string key = PairKey(id, user_id);
+    std::string value = EncodeMember(member);
+    if (member.current()) {
+      batch_.Put(db_.members, key, value).PermitUncheckedError();
+    } else {
+      batch_.Delete(db_.members, key).PermitUncheckedError();
+    }
+    batch_.Put(db_.user_conversations, PairKey(user_id, id), value).PermitUncheckedError();
+    members_[std::move(key)] = std::move(member);
+  }
+  if (request.set_name) conversation.name = *request.set_name;
+  if (request.set_posting) conversation.posting = *request.set_posting;
+  conversation.last_seq = staged.seq;
+  conversation.last_version = result.entry.version;
+  batch_.Put(db_.conversations, id, EncodeConversation(conversation)).PermitUncheckedError();
+  conversations_[id] = std::move(conversation);
+  wrote_ = true;
+  return result;
+}
+
+rocksdb::WriteBatch& BatchBuilder::Finish() {
+  if (wrote_) {
+    batch_.Put(db_.meta, kLastVersionKey, EncodeBe64(last_version_)).PermitUncheckedError();
+  }
+  return batch_;
+}
+
+}  // namespace parley::store

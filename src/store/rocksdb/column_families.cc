@@ -1,0 +1,123 @@
+#include "store/rocksdb/column_families.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include <algorithm>
+
+namespace parley::store {
+namespace {
+
+constexpr size_t kMiB = 1 << 20;
+
+struct FamilySpec {
+  const char* name;
+  rocksdb::ColumnFamilyHandle* RocksDb::*handle;
+  size_t write_buffer_size;  // the streams take most writes, the rest are small
+};
+
+const FamilySpec kFamilies[] = {
+    {"users", &RocksDb::users, 4 * kMiB},
+    {"tokens", &RocksDb::tokens, 4 * kMiB},
+    {"conversations", &RocksDb::conversations, 4 * kMiB},
+    {"members", &RocksDb::members, 4 * kMiB},
+    {"user_conversations", &RocksDb::user_conversations, 4 * kMiB},
+    {"entries", &RocksDb::entries, 32 * kMiB},
+    {"versions", &RocksDb::versions, 8 * kMiB},
+    {"idempotency", &RocksDb::idempotency, 8 * kMiB},
+    {"meta", &RocksDb::meta, 1 * kMiB},
+};
+
+bool Supported(rocksdb::CompressionType type) {
+  std::vector<rocksdb::CompressionType> all = rocksdb::GetSupportedCompressions();
+  return std::find(all.begin(), all.end(), type) != all.end();
+}
+
+// Sized for a small (2-core) machine that also runs the rest of the server.
+rocksdb::DBOptions MakeDbOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;
+  o.bytes_per_sync = 1 * kMiB;         // smooth SST writeback instead of bursts
+  o.wal_bytes_per_sync = 1 * kMiB;     // same for the WAL under --durability=os
+  o.db_write_buffer_size = 96 * kMiB;  // cap on all memtables together
+  // Small column families would otherwise keep old WAL files alive forever.
+  o.max_total_wal_size = 128 * kMiB;
+  o.max_open_files = 512;  // leave file descriptors for sockets
+  o.keep_log_file_num = 4;
+  o.max_log_file_size = 8 * kMiB;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions MakeFamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                               size_t write_buffer_size) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.block_size = 16 * 1024;
+  // Most reads are point lookups (members, users, tokens, idempotency).
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.format_version = 5;
+
+  rocksdb::ColumnFamilyOptions o;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.write_buffer_size = write_buffer_size;
+  o.max_write_buffer_number = 3;
+  o.compaction_style = rocksdb::kCompactionStyleLevel;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.target_file_size_base = 32 * kMiB;
+  o.max_bytes_for_level_base = 128 * kMiB;
+  o.compression = Supported(rocksdb::kLZ4Compression)      ? rocksdb::kLZ4Compression
+                  : Supported(rocksdb::kSnappyCompression) ? rocksdb::kSnappyCompression
+                                                           : rocksdb::kNoCompression;
+  if (Supported(rocksdb::kZSTD)) o.bottommost_compression = rocksdb::kZSTD;
+  return o;
+}
+
+}  // namespace
+
+RocksDb::~RocksDb() {
+  if (db == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+  db->Close().PermitUncheckedError();
+  delete db;
+}
+
+Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir) {
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 * kMiB);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  // RocksDB requires the default family to be opened; it stays empty.
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, MakeFamilyOptions(cache, 1 * kMiB));
+  for (const FamilySpec& family : kFamilies) {
+    descriptors.emplace_back(family.name, MakeFamilyOptions(cache, family.write_buffer_size));
+  }
+  auto out = std::make_unique<RocksDb>();
+  rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(), dir, descriptors, &out->handles, &out->db);
+  if (!s.ok()) return FromRocks(s, "open " + dir);
+  for (size_t i = 0; i < std::size(kFamilies); ++i) {
+    (*out).*kFamilies[i].handle = out->handles[i + 1];
+  }
+  return out;
+}
+
+Status FromRocks(const rocksdb::Status& status, std::string_view context) {
+  std::string message = std::string(context) + ": " + status.ToString();
+  if (status.IsCorruption()) return Internal(std::move(message));
+  return Unavailable(std::move(message));
+}
+
+Result<std::string> GetValue(const RocksDb& db, rocksdb::ColumnFamilyHandle* cf,
+                             std::string_view key, std::string_view what) {
+  std::string value;
+  rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), cf, key, &value);
+  if (s.IsNotFound()) return NotFound(std::string(what) + " not found");
+  if (!s.ok()) return FromRocks(s, std::string("read ") + std::string(what));
+  return value;
+}
+
+}  // namespace parley::store

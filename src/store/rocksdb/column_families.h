@@ -1,0 +1,58 @@
+// The open RocksDB database of a RocksDbStore: one column family per kind of
+// record, so each gets its own key space, memtable and tuning.
+//
+//   users               user_id                      -> UserRecord
+//   tokens              token_hash                   -> TokenRecord
+//   conversations       conversation_id              -> ConversationRecord
+//   members             conv \0 user                 -> MemberRecord (current members only)
+//   user_conversations  user \0 conv                 -> MemberRecord (current and former)
+//   entries             conv \0 be64(seq)            -> EntryRecord
+//   versions            conv \0 be64(version)        -> be64(seq)  (the sync index)
+//   idempotency         sender \0 client_msg_id      -> IdempotencyRecord
+//   meta                "last_version"               -> be64
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace parley::store {
+
+inline constexpr std::string_view kLastVersionKey = "last_version";
+
+struct RocksDb {
+  RocksDb() = default;
+  RocksDb(const RocksDb&) = delete;
+  RocksDb& operator=(const RocksDb&) = delete;
+  ~RocksDb();  // destroys the handles, then closes the database
+
+  rocksdb::DB* db = nullptr;                          // owned
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // owned; every one below
+  rocksdb::ColumnFamilyHandle* users = nullptr;
+  rocksdb::ColumnFamilyHandle* tokens = nullptr;
+  rocksdb::ColumnFamilyHandle* conversations = nullptr;
+  rocksdb::ColumnFamilyHandle* members = nullptr;
+  rocksdb::ColumnFamilyHandle* user_conversations = nullptr;
+  rocksdb::ColumnFamilyHandle* entries = nullptr;
+  rocksdb::ColumnFamilyHandle* versions = nullptr;
+  rocksdb::ColumnFamilyHandle* idempotency = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+};
+
+// Opens (creating when missing) the database in `dir`.
+Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir);
+
+// A RocksDB error as a Status: corruption is kInternal, anything else
+// (I/O errors, a full disk, a locked directory) kUnavailable.
+Status FromRocks(const rocksdb::Status& status, std::string_view context);
+
+// The value at `key`; NotFound("<what> not found") when absent.
+Result<std::string> GetValue(const RocksDb& db, rocksdb::ColumnFamilyHandle* cf,
+                             std::string_view key, std::string_view what);
+
+}  // namespace parley::store

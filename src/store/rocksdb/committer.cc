@@ -1,0 +1,127 @@
+#include "store/rocksdb/committer.h"
+
+#include <chrono>
+
+namespace parley::store {
+namespace {
+
+// Bounds one batch so a backlog cannot make one write (and the latency of its
+// first append) arbitrarily large.
+constexpr size_t kMaxBatch = 1024;
+// The cache is an optimisation for hot conversations: start over past this.
+constexpr size_t kMaxCachedConversations = 100'000;
+
+std::vector<double> BatchSizeBuckets() {
+  std::vector<double> bounds;
+  for (double b = 1; b <= kMaxBatch; b *= 2) bounds.push_back(b);
+  return bounds;
+}
+
+}  // namespace
+
+Committer::Committer(RocksDb* db, const StoreOptions& options, uint64_t last_version)
+    : db_(db),
+      sync_writes_(options.sync_writes),
+      last_version_(last_version),
+      committed_version_(last_version) {
+  if (MetricsRegistry* m = options.metrics) {
+    commit_seconds_ = &m->AddHistogram("parley_store_commit_seconds",
+                                       "Latency of one group-commit write", LatencyBuckets());
+    batch_size_ =
+        &m->AddHistogram("parley_store_batch_size", "Appends per group commit", BatchSizeBuckets());
+    batches_total_ = &m->AddCounter("parley_store_batches_total", "Group commits");
+    appends_total_ = &m->AddCounter("parley_store_appends_total", "Appends processed");
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+Committer::~Committer() { Close(); }
+
+void Committer::Submit(AppendRequest request, AppendCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      queue_.push_back({std::move(request), std::move(done)});
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(Unavailable("store is closed"));
+}
+
+void Committer::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+Store::Stats Committer::GetStats() const {
+  return {batches_.load(std::memory_order_relaxed), appends_.load(std::memory_order_relaxed)};
+}
+
+void Committer::Run() {
+  std::vector<Pending> batch;
+  batch.reserve(kMaxBatch);
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) return;  // closing and drained
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitBatch(batch);
+    batch.clear();
+  }
+}
+
+void Committer::CommitBatch(std::vector<Pending>& batch) {
+  BatchBuilder builder(*db_, cache_, last_version_);
+  std::vector<Result<AppendResult>> results;
+  results.reserve(batch.size());
+  for (const Pending& pending : batch) results.push_back(builder.Add(pending.request));
+
+  rocksdb::WriteBatch& write = builder.Finish();
+  Status written = write.Count() == 0 ? Status::Ok() : Write(write);
+  if (written.ok()) {
+    Publish(builder.conversations());
+    last_version_ = builder.last_version();
+  } else {
+    for (Result<AppendResult>& result : results) result = written;
+  }
+  // Counted before the callbacks, so a caller that saw its result sees its batch counted.
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  appends_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (batches_total_ != nullptr) {
+    batches_total_->Inc();
+    appends_total_->Inc(batch.size());
+    batch_size_->Observe(static_cast<double>(batch.size()));
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  committed_version_.store(last_version_, std::memory_order_release);
+}
+
+Status Committer::Write(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = sync_writes_;
+  auto start = std::chrono::steady_clock::now();
+  rocksdb::Status s = db_->db->Write(options, &batch);
+  if (commit_seconds_ != nullptr) {
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    commit_seconds_->Observe(elapsed.count());
+  }
+  if (!s.ok()) return Unavailable("store write failed: " + s.ToString());
+  return Status::Ok();
+}
+
+void Committer::Publish(const ConversationCache& changed) {
+  if (cache_.size() + changed.size() > kMaxCachedConversations) cache_.clear();
+  for (const auto& [id, conversation] : changed) cache_[id] = conversation;
+}
+
+}  // namespace parley::store

@@ -1,0 +1,277 @@
+#include "store/rocksdb/rocksdb_store.h"
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+
+#include "store/records.h"
+#include "store/rocksdb/column_families.h"
+#include "store/rocksdb/committer.h"
+
+namespace parley::store {
+namespace {
+
+bool ValidId(std::string_view id) { return !id.empty() && id.find('\0') == std::string_view::npos; }
+
+template <typename T, typename Decoder>
+Result<T> GetRecord(const RocksDb& db, rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                    std::string_view what, Decoder decode) {
+  Result<std::string> value = GetValue(db, cf, key, what);
+  if (!value.ok()) return value.status();
+  return decode(*value);
+}
+
+class RocksDbStore final : public Store {
+ public:
+  RocksDbStore(std::unique_ptr<RocksDb> db, const StoreOptions& options, uint64_t last_version)
+      : db_(std::move(db)), committer_(db_.get(), options, last_version) {
+    write_options_.sync = options.sync_writes;
+  }
+  ~RocksDbStore() override { Close(); }
+
+  Status CreateUser(const UserRecord& user) override;
+  Result<UserRecord> GetUser(std::string_view user_id) override {
+    return GetRecord<UserRecord>(*db_, db_->users, user_id, "user", DecodeUser);
+  }
+  Status UpdateUser(const UserRecord& user) override;
+
+  Status PutToken(const TokenRecord& token) override {
+    return Put(db_->tokens, token.token_hash, EncodeToken(token), "token");
+  }
+  Result<TokenRecord> GetToken(std::string_view token_hash) override {
+    return GetRecord<TokenRecord>(*db_, db_->tokens, token_hash, "token", DecodeToken);
+  }
+  Status DeleteToken(std::string_view token_hash) override;
+
+  void Append(AppendRequest request, AppendCallback done) override {
+    committer_.Submit(std::move(request), std::move(done));
+  }
+  Result<ConversationRecord> GetConversation(std::string_view conversation_id) override {
+    return GetRecord<ConversationRecord>(*db_, db_->conversations, conversation_id, "conversation",
+                                         DecodeConversation);
+  }
+  Result<MemberRecord> GetMember(std::string_view conversation_id,
+                                 std::string_view user_id) override;
+  Result<std::vector<MemberRecord>> ListMembers(std::string_view conversation_id,
+                                                std::string_view after_user, size_t limit) override;
+  Result<std::vector<MemberRecord>> ListUserConversations(std::string_view user_id) override;
+  Result<std::vector<EntryRecord>> ReadEntries(std::string_view conversation_id, uint64_t after_seq,
+                                               uint64_t before_seq, size_t limit,
+                                               bool newest_first) override;
+  Result<std::vector<EntryRecord>> ReadSinceVersion(std::string_view conversation_id,
+                                                    uint64_t after_version, size_t limit) override;
+  Result<IdempotencyRecord> GetIdempotency(std::string_view sender,
+                                           std::string_view client_msg_id) override {
+    return GetRecord<IdempotencyRecord>(*db_, db_->idempotency, PairKey(sender, client_msg_id),
+                                        "idempotency record", DecodeIdempotency);
+  }
+
+  uint64_t CommittedVersion() const override { return committer_.CommittedVersion(); }
+  Status Ping() override;
+  void Close() override;
+  Stats GetStats() const override { return committer_.GetStats(); }
+
+ private:
+  Status Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, const std::string& value,
+             std::string_view what);
+  // Visits the keys in [lower, upper) in order (or reverse order) until
+  // `visit(key, value)` yields false or an error.
+  template <typename Visit>
+  Status Scan(rocksdb::ColumnFamilyHandle* cf, const std::string& lower, const std::string& upper,
+              bool backward, Visit visit);
+
+  std::unique_ptr<RocksDb> db_;  // declared first: outlives the committer
+  Committer committer_;
+  rocksdb::WriteOptions write_options_;
+  std::mutex users_mu_;  // makes CreateUser/UpdateUser check-and-put atomic
+  std::mutex close_mu_;
+  bool closed_ = false;  // guarded by close_mu_
+};
+
+Status RocksDbStore::Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                         const std::string& value, std::string_view what) {
+  rocksdb::Status s = db_->db->Put(write_options_, cf, key, value);
+  if (!s.ok()) return FromRocks(s, std::string("write ") + std::string(what));
+  return Status::Ok();
+}
+
+Status RocksDbStore::CreateUser(const UserRecord& user) {
+  if (!ValidId(user.user_id)) return BadRequest("invalid user id");
+  std::lock_guard lock(users_mu_);
+  Result<std::string> existing = GetValue(*db_, db_->users, user.user_id, "user");
+  if (existing.ok()) return Conflict("user id is taken");
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  return Put(db_->users, user.user_id, EncodeUser(user), "user");
+}
+
+Status RocksDbStore::UpdateUser(const UserRecord& user) {
+  std::lock_guard lock(users_mu_);
+  Result<std::string> existing = GetValue(*db_, db_->users, user.user_id, "user");
+  if (!existing.ok()) return existing.status();
+  return Put(db_->users, user.user_id, EncodeUser(user), "user");
+}
+
+Status RocksDbStore::DeleteToken(std::string_view token_hash) {
+  rocksdb::Status s = db_->db->Delete(write_options_, db_->tokens, token_hash);
+  if (!s.ok()) return FromRocks(s, "delete token");
+  return Status::Ok();
+}
+
+template <typename Visit>
+Status RocksDbStore::Scan(rocksdb::ColumnFamilyHandle* cf, const std::string& lower,
+                          const std::string& upper, bool backward, Visit visit) {
+  rocksdb::Slice lower_bound(lower);
+  rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_lower_bound = &lower_bound;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(options, cf));
+  if (backward) {
+    it->SeekToLast();
+  } else {
+    it->Seek(lower_bound);
+  }
+  while (it->Valid()) {
+    Result<bool> more = visit(it->key().ToStringView(), it->value().ToStringView());
+    if (!more.ok()) return more.status();
+    if (!*more) return Status::Ok();
+    if (backward) {
+      it->Prev();
+    } else {
+      it->Next();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan");
+  return Status::Ok();
+}
+
+Result<MemberRecord> RocksDbStore::GetMember(std::string_view conversation_id,
+                                             std::string_view user_id) {
+  if (!ValidId(conversation_id) || !ValidId(user_id)) return NotFound("member not found");
+  return GetRecord<MemberRecord>(*db_, db_->user_conversations, PairKey(user_id, conversation_id),
+                                 "member", DecodeMember);
+}
+
+Result<std::vector<MemberRecord>> RocksDbStore::ListMembers(std::string_view conversation_id,
+                                                            std::string_view after_user,
+                                                            size_t limit) {
+  if (!ValidId(conversation_id)) return BadRequest("invalid conversation id");
+  std::vector<MemberRecord> out;
+  if (limit == 0) return out;
+  // conv \0 user \0 is the first key after conv \0 user.
+  std::string lower = after_user.empty() ? KeyPrefix(conversation_id)
+                                         : KeyPrefix(PairKey(conversation_id, after_user));
+  Status s = Scan(db_->members, lower, KeyPrefixEnd(conversation_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<MemberRecord> member = DecodeMember(value);
+                    if (!member.ok()) return member.status();
+                    out.push_back(std::move(*member));
+                    return out.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<MemberRecord>> RocksDbStore::ListUserConversations(std::string_view user_id) {
+  if (!ValidId(user_id)) return BadRequest("invalid user id");
+  std::vector<MemberRecord> out;
+  Status s = Scan(db_->user_conversations, KeyPrefix(user_id), KeyPrefixEnd(user_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<MemberRecord> member = DecodeMember(value);
+                    if (!member.ok()) return member.status();
+                    out.push_back(std::move(*member));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<EntryRecord>> RocksDbStore::ReadEntries(std::string_view conversation_id,
+                                                           uint64_t after_seq, uint64_t before_seq,
+                                                           size_t limit, bool newest_first) {
+  if (!ValidId(conversation_id)) return BadRequest("invalid conversation id");
+  std::vector<EntryRecord> out;
+  if (limit == 0 || after_seq == std::numeric_limits<uint64_t>::max()) return out;
+  if (before_seq != 0 && before_seq <= after_seq + 1) return out;
+  std::string upper =
+      before_seq == 0 ? KeyPrefixEnd(conversation_id) : NumberKey(conversation_id, before_seq);
+  Status s = Scan(db_->entries, NumberKey(conversation_id, after_seq + 1), upper, newest_first,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<EntryRecord> entry = DecodeEntry(value);
+                    if (!entry.ok()) return entry.status();
+                    out.push_back(std::move(*entry));
+                    return out.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  if (newest_first) std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<std::vector<EntryRecord>> RocksDbStore::ReadSinceVersion(std::string_view conversation_id,
+                                                                uint64_t after_version,
+                                                                size_t limit) {
+  if (!ValidId(conversation_id)) return BadRequest("invalid conversation id");
+  std::vector<EntryRecord> out;
+  if (limit == 0 || after_version == std::numeric_limits<uint64_t>::max()) return out;
+  std::vector<std::string> keys;  // entry keys, ascending: seq grows with version
+  Status s = Scan(db_->versions, NumberKey(conversation_id, after_version + 1),
+                  KeyPrefixEnd(conversation_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<uint64_t> seq = DecodeBe64(value);
+                    if (!seq.ok()) return seq.status();
+                    keys.push_back(NumberKey(conversation_id, *seq));
+                    return keys.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->db->MultiGet(rocksdb::ReadOptions(), db_->entries, keys.size(), slices.data(), values.data(),
+                    statuses.data(), /*sorted_input=*/true);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) return Internal("versions index points to a missing entry");
+    if (!statuses[i].ok()) return FromRocks(statuses[i], "read entries");
+    Result<EntryRecord> entry = DecodeEntry(values[i].ToStringView());
+    if (!entry.ok()) return entry.status();
+    out.push_back(std::move(*entry));
+  }
+  return out;
+}
+
+Status RocksDbStore::Ping() {
+  {
+    std::lock_guard lock(close_mu_);
+    if (closed_) return Unavailable("store is closed");
+  }
+  Result<std::string> value = GetValue(*db_, db_->meta, kLastVersionKey, "last version");
+  if (!value.ok() && value.status().code() != Code::kNotFound) return value.status();
+  return Status::Ok();
+}
+
+void RocksDbStore::Close() {
+  std::lock_guard lock(close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  committer_.Close();
+  // With --durability=os the tail of the WAL may still be in the OS cache.
+  db_->db->FlushWAL(/*sync=*/true).PermitUncheckedError();
+}
+
+}  // namespace
+
+Result<StorePtr> OpenRocksDbStore(const std::string& dir, StoreOptions options) {
+  Result<std::unique_ptr<RocksDb>> db = OpenRocksDb(dir);
+  if (!db.ok()) return db.status();
+  uint64_t last_version = 0;
+  Result<std::string> value = GetValue(**db, (*db)->meta, kLastVersionKey, "last version");
+  if (value.ok()) {
+    Result<uint64_t> decoded = DecodeBe64(*value);
+    if (!decoded.ok()) return decoded.status();
+    last_version = *decoded;
+  } else if (value.status().code() != Code::kNotFound) {
+    return value.status();
+  }
+  return StorePtr(std::make_unique<RocksDbStore>(std::move(*db), options, last_version));
+}
+
+}  // namespace parley::store
