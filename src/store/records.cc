@@ -71,10 +71,11 @@ class Reader {
     Str(key, &name, true);
     if (!ok_) return;
     std::optional<ConversationKind> kind = ParseKind(name);
-    if (kind)
-      *out = *kind;
-    else
+    if (!kind) {
       ok_ = false;
+      return;
+    }
+    *out = *kind;
   }
 
   void RoleField(std::string_view key, Role* out) {
@@ -82,10 +83,11 @@ class Reader {
     Str(key, &name, true);
     if (!ok_) return;
     std::optional<Role> role = ParseRole(name);
-    if (role)
-      *out = *role;
-    else
+    if (!role) {
       ok_ = false;
+      return;
+    }
+    *out = *role;
   }
 
  private:
