@@ -1,17 +1,38 @@
 #include "store/rocksdb/column_families.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
 #include <algorithm>
+#include <chrono>
+
+#include "store/records.h"
 
 namespace parley::store {
 namespace {
 
 constexpr size_t kMiB = 1 << 20;
+// Idempotency records older than this are dropped by compaction: far longer
+// than any send window (24 h), so the index does not grow with the history.
+constexpr int64_t kIdempotencyRetentionMs = 7LL * 24 * 3600 * 1000;
+
+// Stateless, hence safe to call from several compaction threads at once.
+class IdempotencyExpiry final : public rocksdb::CompactionFilter {
+ public:
+  bool Filter(int /*level*/, const rocksdb::Slice& /*key*/, const rocksdb::Slice& value,
+              std::string* /*new_value*/, bool* /*value_changed*/) const override {
+    Result<IdempotencyRecord> record = DecodeIdempotency(value.ToStringView());
+    if (!record.ok()) return false;  // keep it: reads report the corruption
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+    return record->ts < now_ms - kIdempotencyRetentionMs;
+  }
+  const char* Name() const override { return "parley.IdempotencyExpiry"; }
+};
 
 struct FamilySpec {
   const char* name;
@@ -25,7 +46,7 @@ const FamilySpec kFamilies[] = {
     {"conversations", &RocksDb::conversations, 4 * kMiB},
     {"members", &RocksDb::members, 4 * kMiB},
     {"user_conversations", &RocksDb::user_conversations, 4 * kMiB},
-    {"entries", &RocksDb::entries, 32 * kMiB},
+    {"entries", &RocksDb::entries, 16 * kMiB},
     {"versions", &RocksDb::versions, 8 * kMiB},
     {"idempotency", &RocksDb::idempotency, 8 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
@@ -44,7 +65,7 @@ rocksdb::DBOptions MakeDbOptions() {
   o.max_background_jobs = 2;
   o.bytes_per_sync = 1 * kMiB;         // smooth SST writeback instead of bursts
   o.wal_bytes_per_sync = 1 * kMiB;     // same for the WAL under --durability=os
-  o.db_write_buffer_size = 96 * kMiB;  // cap on all memtables together
+  o.db_write_buffer_size = 64 * kMiB;  // cap on all memtables together
   // Small column families would otherwise keep old WAL files alive forever.
   o.max_total_wal_size = 128 * kMiB;
   o.max_open_files = 512;  // leave file descriptors for sockets
@@ -89,12 +110,15 @@ RocksDb::~RocksDb() {
 }
 
 Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir) {
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(64 * kMiB);
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(32 * kMiB);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // RocksDB requires the default family to be opened; it stays empty.
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, MakeFamilyOptions(cache, 1 * kMiB));
+  static const IdempotencyExpiry kExpiry;
   for (const FamilySpec& family : kFamilies) {
-    descriptors.emplace_back(family.name, MakeFamilyOptions(cache, family.write_buffer_size));
+    rocksdb::ColumnFamilyOptions options = MakeFamilyOptions(cache, family.write_buffer_size);
+    if (family.handle == &RocksDb::idempotency) options.compaction_filter = &kExpiry;
+    descriptors.emplace_back(family.name, options);
   }
   auto out = std::make_unique<RocksDb>();
   rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(), dir, descriptors, &out->handles, &out->db);
