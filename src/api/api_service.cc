@@ -22,11 +22,12 @@ gateway::HttpResponse ErrorResponse(const Status& status) {
   return r;
 }
 
-ApiService::ApiService(auth::AuthService& auth, chat::ChatService& chat,
+ApiService::ApiService(auth::AuthService& auth, chat::ChatService& chat, chat::GroupService& groups,
                        directory::SessionDirectory& directory, store::Store& store,
                        MetricsRegistry& metrics, const Clock& clock, ApiOptions options)
     : auth_(auth),
       chat_(chat),
+      groups_(groups),
       directory_(directory),
       store_(store),
       metrics_(metrics),
@@ -52,6 +53,12 @@ void ApiService::AddRoutes() {
   Authed("GET", "/v1/conversations", bind(&ApiService::GetConversations));
   Authed("GET", "/v1/conversations/{id}/messages", bind(&ApiService::GetMessages));
   Authed("GET", "/v1/sync", bind(&ApiService::GetSync));
+  Authed("POST", "/v1/groups", bind(&ApiService::PostGroups));
+  Authed("GET", "/v1/groups/{id}", bind(&ApiService::GetGroup));
+  Authed("PATCH", "/v1/groups/{id}", bind(&ApiService::PatchGroup));
+  Authed("POST", "/v1/groups/{id}/members", bind(&ApiService::PostMember));
+  Authed("PUT", "/v1/groups/{id}/members/{user}", bind(&ApiService::PutMemberRole));
+  Authed("DELETE", "/v1/groups/{id}/members/{user}", bind(&ApiService::DeleteMember));
   Public("GET", "/healthz", [](HttpCall c) { c.respond(JsonResponse(200, R"({"status":"ok"})")); });
   Public("GET", "/readyz", bind(&ApiService::GetReady));
   Public("GET", "/metrics", [this](HttpCall c) {

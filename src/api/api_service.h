@@ -12,6 +12,7 @@
 #include "api/router.h"
 #include "auth/auth_service.h"
 #include "chat/chat_service.h"
+#include "chat/groups.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/worker_pool.h"
@@ -40,7 +41,7 @@ struct HttpCall {
 
 class ApiService final : public gateway::Service {
  public:
-  ApiService(auth::AuthService& auth, chat::ChatService& chat,
+  ApiService(auth::AuthService& auth, chat::ChatService& chat, chat::GroupService& groups,
              directory::SessionDirectory& directory, store::Store& store,
              MetricsRegistry& metrics, const Clock& clock, ApiOptions options);
   ~ApiService() override;
@@ -70,6 +71,13 @@ class ApiService final : public gateway::Service {
   void GetSync(HttpCall call);
   void LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, int64_t deadline_ms);
   void GetReady(HttpCall call);
+  // Groups and channels (group_routes.cc).
+  void PostGroups(HttpCall call);
+  void GetGroup(HttpCall call);
+  void PatchGroup(HttpCall call);
+  void PutMemberRole(HttpCall call);
+  void PostMember(HttpCall call);
+  void DeleteMember(HttpCall call);
   void GetStatic(HttpCall call);
 
   // WebSocket frames (ws_frames.cc).
@@ -84,6 +92,7 @@ class ApiService final : public gateway::Service {
 
   auth::AuthService& auth_;
   chat::ChatService& chat_;
+  chat::GroupService& groups_;
   directory::SessionDirectory& directory_;
   store::Store& store_;
   MetricsRegistry& metrics_;

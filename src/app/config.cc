@@ -97,6 +97,12 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(2, 3600))->capture_default_str();
   app.add_option("--auth-timeout", c.auth_timeout_s, "Seconds to send the auth frame")
       ->check(CLI::Range(1, 60))->capture_default_str();
+  app.add_option("--max-group-members", c.max_group_members,
+                 "Members of a group, creator included (full fan-out of everything)")
+      ->check(CLI::Range(2, 100'000))->capture_default_str();
+  app.add_option("--max-channel-members", c.max_channel_members,
+                 "Members of a channel, creator included (batched fan-out, no presence/typing)")
+      ->check(CLI::Range(2, 10'000'000))->capture_default_str();
 }
 
 }  // namespace

@@ -31,6 +31,8 @@ struct ServerConfig {
   double send_burst = 200;
   int ws_idle_timeout_s = 60;
   int auth_timeout_s = 5;
+  uint32_t max_group_members = 500;
+  uint32_t max_channel_members = 100'000;
 };
 
 struct ParsedConfig {

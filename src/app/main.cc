@@ -55,10 +55,13 @@ int Serve(const ServerConfig& c) {
                           .login_rate_per_min = c.login_rate_per_min});
   chat::ChatService chat(**store, directory, clock, ids, metrics,
                          {.send_rate = c.send_rate, .send_burst = c.send_burst});
+  chat::GroupService groups(**store, chat, clock, ids,
+                           {.max_group_members = c.max_group_members,
+                            .max_channel_members = c.max_channel_members});
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
-  api::ApiService api(auth, chat, directory, **store, metrics, clock,
+  api::ApiService api(auth, chat, groups, directory, **store, metrics, clock,
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,

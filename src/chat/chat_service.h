@@ -8,7 +8,10 @@
 // threads and must not block.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +36,7 @@ struct ChatOptions {
   int64_t idempotency_window_ms = 24LL * 3600 * 1000;
   size_t shard_threads = 2;
   size_t reader_threads = 2;
+  size_t fanout_batch = 1000;  // recipients per task: big channels yield the shard between batches
 };
 
 struct SendRequest {
@@ -64,6 +68,12 @@ class ChatService {
   // The JSON array of the user's conversations (SPEC section 3).
   void ListConversations(std::string user_id, std::function<void(Result<std::string>)> done);
 
+  // Appends an event (membership change, rename) and, once it is durable,
+  // fans it out in seq order like a message: to the members after the change
+  // and to `also_to` (removed members, who see their own removal).
+  void AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
+                   std::function<void(Result<store::AppendResult>)> done);
+
   // Runs `task` on a reader thread (for other blocking domain calls).
   void RunBlocking(std::function<void()> task) { readers_.Post(std::move(task)); }
   // Stops the worker threads after draining them. Call after the store is closed.
@@ -81,8 +91,10 @@ class ChatService {
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    Result<store::AppendResult> result, const AckCallback& done);
-  void FanOut(const store::EntryRecord& entry, const std::string& origin_session);
-  std::vector<std::string> Recipients(const std::string& conversation_id);
+  void FanOut(const store::EntryRecord& entry, const std::string& origin_session,
+              const std::vector<std::string>& also_to = {});
+  void RunFanout(const std::string& conversation_id);
+  std::shared_ptr<const std::vector<MemberRef>> Recipients(const std::string& conversation_id);
   Result<store::MemberRecord> ReadableMembership(const std::string& user_id,
                                                  const std::string& conversation_id);
   Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
@@ -103,6 +115,18 @@ class ChatService {
   Counter& messages_out_;
   Counter& duplicates_;
   Histogram& send_ack_seconds_;
+  // Fan-out jobs not yet finished, per conversation, oldest first.
+  struct FanoutJob {
+    std::shared_ptr<const std::string> frame;  // serialized once, shared by every recipient
+    uint64_t version;
+    uint64_t seq;
+    std::shared_ptr<const std::vector<MemberRef>> members;  // current members
+    std::vector<std::string> also_to;  // e.g. a removed member, for its removal event
+    size_t next;
+    std::string origin_session;
+  };
+  std::mutex fanout_mu_;
+  std::unordered_map<std::string, std::deque<FanoutJob>> fanout_jobs_;  // guarded by fanout_mu_
   WorkerPool shards_;
   WorkerPool readers_;
 };

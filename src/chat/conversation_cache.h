@@ -14,11 +14,16 @@
 
 namespace parley::chat {
 
+struct MemberRef {
+  std::string user_id;
+  uint64_t joined_seq = 0;  // entries below it were sent before the member joined
+};
+
 struct ConversationInfo {
   store::ConversationKind kind = store::ConversationKind::kDirect;
   std::string posting = "all";
   // Current members; null until loaded.
-  std::shared_ptr<const std::vector<std::string>> members;
+  std::shared_ptr<const std::vector<MemberRef>> members;
 };
 
 class ConversationCache {

@@ -13,6 +13,8 @@ std::string EncodeEntry(const store::EntryRecord& e) {
          {"kind", e.kind}, {"actor", e.actor}};
     if (!e.user_id.empty()) o["user_id"] = e.user_id;
     if (!e.name.empty()) o["name"] = e.name;
+    if (!e.role.empty()) o["role"] = e.role;
+    if (!e.posting.empty()) o["posting"] = e.posting;
     return json::serialize(o);
   }
   o = {{"op", "message"},       {"conversation_id", e.conversation_id},

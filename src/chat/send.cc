@@ -142,38 +142,109 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
   FanOut(e, request.origin_session);
 }
 
-void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session) {
-  auto frame = std::make_shared<const std::string>(EncodeEntry(entry));
-  for (const std::string& user : Recipients(entry.conversation_id)) {
-    for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
-      if (peer->session_id() == origin_session) continue;
-      peer->Send(frame, entry.version);
-      messages_out_.Inc();
-    }
+void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,
+                         const std::vector<std::string>& also_to) {
+  FanoutJob job{std::make_shared<const std::string>(EncodeEntry(entry)),
+                entry.version,
+                entry.seq,
+                Recipients(entry.conversation_id),
+                also_to,
+                0,
+                origin_session};
+  bool start;
+  {
+    std::lock_guard lock(fanout_mu_);
+    auto& queue = fanout_jobs_[entry.conversation_id];
+    start = queue.empty();
+    queue.push_back(std::move(job));
   }
+  if (start) RunFanout(entry.conversation_id);
 }
 
-std::vector<std::string> ChatService::Recipients(const std::string& conversation_id) {
-  if (auto pair = DirectMembers(conversation_id)) return {pair->first, pair->second};
+// Runs on the conversation's shard. Delivers one batch of the oldest job of
+// the conversation, then yields the shard (re-posting itself) while work is
+// left: a 100k-member channel does not stall the other conversations of the
+// shard, and entries of one conversation still reach each user in seq order
+// because a conversation's jobs run strictly one after another.
+void ChatService::RunFanout(const std::string& conversation_id) {
+  FanoutJob* job;
+  {
+    std::lock_guard lock(fanout_mu_);
+    job = &fanout_jobs_[conversation_id].front();  // references survive push_back
+  }
+  auto deliver = [&](const std::string& user) {
+    for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
+      if (peer->session_id() == job->origin_session) continue;
+      peer->Send(job->frame, job->version);
+      messages_out_.Inc();
+    }
+  };
+  const auto& members = *job->members;
+  size_t end = std::min(members.size(), job->next + options_.fanout_batch);
+  for (size_t i = job->next; i < end; ++i) {
+    // A member added after this entry must not see it (the cache may be newer).
+    if (members[i].joined_seq <= job->seq) deliver(members[i].user_id);
+  }
+  job->next = end;
+  if (end == members.size()) {
+    for (const std::string& user : job->also_to) deliver(user);
+    std::lock_guard lock(fanout_mu_);
+    auto it = fanout_jobs_.find(conversation_id);
+    it->second.pop_front();
+    if (it->second.empty()) {
+      fanout_jobs_.erase(it);
+      return;
+    }
+  }
+  shards_.PostTo(conversation_id, [this, conversation_id] { RunFanout(conversation_id); });
+}
+
+std::shared_ptr<const std::vector<MemberRef>> ChatService::Recipients(
+    const std::string& conversation_id) {
+  if (auto pair = DirectMembers(conversation_id)) {
+    return std::make_shared<const std::vector<MemberRef>>(
+        std::vector<MemberRef>{{pair->first, 0}, {pair->second, 0}});
+  }
   auto cached = cache_.Get(conversation_id);
-  if (cached && cached->members) return *cached->members;
-  std::vector<std::string> members;
+  if (cached && cached->members) return cached->members;
+  auto members = std::make_shared<std::vector<MemberRef>>();
   std::string after;
   for (;;) {  // page through the member list
     auto page = store_.ListMembers(conversation_id, after, 1000);
     if (!page.ok()) {
       spdlog::warn("event=fanout_members_failed conversation={} error=\"{}\"", conversation_id,
                    page.status().ToString());
-      return members;
+      return members;  // not cached: the next entry tries again
     }
-    for (const auto& m : *page) members.push_back(m.user_id);
+    for (const auto& m : *page) members->push_back({m.user_id, m.joined_seq});
     if (page->size() < 1000) break;
     after = page->back().user_id;
   }
   ConversationInfo info = cached.value_or(ConversationInfo{});
-  info.members = std::make_shared<const std::vector<std::string>>(members);
+  info.members = members;
   cache_.Put(conversation_id, std::move(info));
   return members;
+}
+
+}  // namespace parley::chat
+
+namespace parley::chat {
+
+void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
+                              std::function<void(Result<store::AppendResult>)> done) {
+  std::string conversation_id = request.entry.conversation_id;
+  store_.Append(std::move(request), [this, conversation_id, also_to = std::move(also_to),
+                                     done = std::move(done)](Result<store::AppendResult> result) mutable {
+    shards_.PostTo(conversation_id, [this, also_to = std::move(also_to), done = std::move(done),
+                                     result = std::move(result)]() mutable {
+      if (result.ok() && !result->duplicate_of) {
+        // Membership may have changed: recipients are read fresh from the store.
+        cache_.Invalidate(result->entry.conversation_id);
+        FanOut(result->entry, "", also_to);
+      }
+      done(std::move(result));
+    });
+  });
 }
 
 }  // namespace parley::chat

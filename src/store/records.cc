@@ -240,6 +240,8 @@ std::string EncodeEntry(const EntryRecord& e) {
   PutIfSet(o, "actor", e.actor);
   PutIfSet(o, "user_id", e.user_id);
   PutIfSet(o, "name", e.name);
+  PutIfSet(o, "role", e.role);
+  PutIfSet(o, "posting", e.posting);
   return json::serialize(o);
 }
 
@@ -261,6 +263,8 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
     r.Str("actor", &e.actor);
     r.Str("user_id", &e.user_id);
     r.Str("name", &e.name);
+    r.Str("role", &e.role);
+    r.Str("posting", &e.posting);
   });
 }
 

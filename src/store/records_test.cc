@@ -113,6 +113,8 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   ev.actor = "alice";
   ev.user_id = "bob";
   ev.name = "Team";
+  ev.role = "admin";
+  ev.posting = "admins";
   Result<EntryRecord> dev = DecodeEntry(EncodeEntry(ev));
   ASSERT_TRUE(dev.ok());
   EXPECT_TRUE(dev->is_event);
@@ -120,6 +122,8 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   EXPECT_EQ(dev->actor, "alice");
   EXPECT_EQ(dev->user_id, "bob");
   EXPECT_EQ(dev->name, "Team");
+  EXPECT_EQ(dev->role, "admin");
+  EXPECT_EQ(dev->posting, "admins");
   EXPECT_TRUE(dev->sender.empty());
 }
 

@@ -94,6 +94,8 @@ struct EntryRecord {
   std::string actor;
   std::string user_id;
   std::string name;
+  std::string role;     // role_changed: the new role
+  std::string posting;  // renamed: the new channel posting rule, when it changed
 };
 
 // What an idempotent send returned the first time: the original ack.
@@ -121,10 +123,15 @@ struct AppendRequest {
   std::string require_admin;
   // The conversation must exist (or be created by create_if_missing): else NotFound.
 
-  // Membership changes effective at this entry's seq.
+  // Membership changes effective at this entry's seq, applied in this order.
+  // Adding a current member is a no-op; removing or setting the role of a
+  // user who is not a current member (after the adds) fails with NotFound.
   std::vector<MemberRecord> add_members;      // joined_seq is set to the entry's seq
   std::vector<std::string> remove_members;    // left_seq is set to the entry's seq
   std::vector<std::pair<std::string, Role>> set_roles;
+  // After the changes above: if no current admin is left but members are,
+  // the member with the lowest joined_seq (then user id) becomes admin.
+  bool promote_if_no_admin = false;
   uint32_t max_members = 0;  // 0: no cap; else Conflict when adding would exceed it
 
   // Conversation fields to change (rename, posting).
@@ -139,7 +146,7 @@ struct AppendRequest {
 };
 
 struct AppendResult {
-  EntryRecord entry;  // as stored, with seq and version
+  EntryRecord entry;  // as stored, with seq and version (a duplicate: as requested, unstored)
   std::optional<IdempotencyRecord> duplicate_of;
   bool conversation_created = false;
 };

@@ -193,6 +193,57 @@ TYPED_TEST(StoreStreamTest, SetRolesNameAndPosting) {
   EXPECT_EQ(this->LastSeq("g"), 3u);
 }
 
+TYPED_TEST(StoreStreamTest, LastAdminLeavingPromotesOldestMember) {
+  ASSERT_TRUE(this->AddMember("carol").ok());
+  ASSERT_TRUE(this->AddMember("aaron").ok());  // sorts first but joined later than bob
+  AppendRequest leave = this->Event("g", "alice", "member_left");
+  leave.require_member = "alice";
+  leave.remove_members.push_back("alice");
+  leave.promote_if_no_admin = true;
+  ASSERT_TRUE(this->AppendSync(std::move(leave)).ok());
+  EXPECT_EQ(this->store_->GetMember("g", "bob")->role, Role::kAdmin);
+  EXPECT_EQ(this->store_->GetMember("g", "carol")->role, Role::kMember);
+  EXPECT_EQ(this->store_->GetMember("g", "aaron")->role, Role::kMember);
+
+  // With an admin left, nobody is promoted.
+  AppendRequest leave2 = this->Event("g", "carol", "member_left");
+  leave2.remove_members.push_back("carol");
+  leave2.promote_if_no_admin = true;
+  ASSERT_TRUE(this->AppendSync(std::move(leave2)).ok());
+  EXPECT_EQ(this->store_->GetMember("g", "aaron")->role, Role::kMember);
+}
+
+TYPED_TEST(StoreStreamTest, PromotionSeesEarlierRequestsOfTheBatch) {
+  ASSERT_TRUE(this->AddMember("carol").ok());
+  std::function<void()> release = this->HoldCommitter();
+  AppendRequest remove_bob = this->Event("g", "alice", "member_removed");
+  remove_bob.remove_members.push_back("bob");
+  AppendRequest leave = this->Event("g", "alice", "member_left");
+  leave.remove_members.push_back("alice");
+  leave.promote_if_no_admin = true;
+  auto f1 = this->AppendAsync(std::move(remove_bob));
+  auto f2 = this->AppendAsync(std::move(leave));
+  release();
+  ASSERT_TRUE(f1.get().ok());
+  ASSERT_TRUE(f2.get().ok());
+  EXPECT_FALSE(this->store_->GetMember("g", "bob")->current());
+  EXPECT_EQ(this->store_->GetMember("g", "bob")->role, Role::kMember);
+  EXPECT_EQ(this->store_->GetMember("g", "carol")->role, Role::kAdmin);
+  Result<std::vector<MemberRecord>> members = this->store_->ListMembers("g", "", 10);
+  ASSERT_EQ(members->size(), 1u);
+  EXPECT_EQ(members->at(0).user_id, "carol");
+  EXPECT_EQ(members->at(0).role, Role::kAdmin);
+  EXPECT_EQ(this->store_->GetConversation("g")->member_count, 1u);
+
+  // The last member leaving leaves nobody to promote.
+  AppendRequest last = this->Event("g", "carol", "member_left");
+  last.remove_members.push_back("carol");
+  last.promote_if_no_admin = true;
+  ASSERT_TRUE(this->AppendSync(std::move(last)).ok());
+  EXPECT_EQ(this->store_->GetConversation("g")->member_count, 0u);
+  EXPECT_TRUE(this->store_->ListMembers("g", "", 10)->empty());
+}
+
 TYPED_TEST(StoreStreamTest, ListMembersPages) {
   for (const char* user : {"carol", "dave", "erin"}) ASSERT_TRUE(this->AddMember(user).ok());
   auto page = [&](std::string_view after, size_t limit) {

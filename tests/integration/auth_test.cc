@@ -285,6 +285,31 @@ TEST_F(AuthTest, MissingOrGarbageBearerIs401) {
   EXPECT_EQ(send.status, 401) << send.Describe();
 }
 
+class LoginRateTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    // Replaces the fixture's generous login rate with a tight one.
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{"--login-rate-per-min", "3"});
+    ASSERT_TRUE(server_->Start()) << server_->error() << server_->LogTail();
+    http_ = std::make_unique<HttpClient>(server_->port());
+  }
+};
+
+TEST_F(LoginRateTest, RepeatedLoginAttemptsAreRateLimited) {
+  std::string user = UniqueUser("brute");
+  ASSERT_EQ(http().Post("/v1/users", json::object{{"user_id", user}, {"password", kPassword}}).status, 201);
+  HttpResponse res;
+  for (int i = 0; i < 10 && res.status != 429; ++i) {
+    res = http().Post("/v1/sessions", json::object{{"user_id", user}, {"password", "wrong password"}});
+    if (res.status != 429) {
+      EXPECT_EQ(res.status, 401) << res.Describe();
+    }
+  }
+  ASSERT_EQ(res.status, 429) << "10 wrong passwords within seconds were never limited";
+  EXPECT_EQ(res.ErrorCode(), "rate_limited");
+  EXPECT_FALSE(res.Header("Retry-After").empty());
+}
+
 class ShortTokenTtlTest : public ServerTest {
  protected:
   std::vector<std::string> ExtraArgs() override { return {"--token-ttl", "1"}; }

@@ -243,9 +243,18 @@ TEST_F(DurabilityTest, SigtermExitsZeroAndRestartKeepsHistorySeqAndIdempotency) 
   EXPECT_EQ(Int(*next, "seq"), sent.back().seq + 1);
   // Offline delivery state survives too: bob syncs everything.
   auto b = ConnectReady(port(), bob.token);
-  ASSERT_TRUE(b->SendJson({{"op", "sync"}, {"id", "all"}}));
   std::vector<json::object> frames;
-  ASSERT_TRUE(b->ReadUntil([](auto& f) { return Op(f) == "synced"; }, 10s, &frames));
+  json::value cursor;
+  for (int page = 0; page < 100; ++page) {  // follow `more` pages
+    json::object sync{{"op", "sync"}, {"id", "all"}};
+    if (!cursor.is_null()) sync["cursor"] = cursor;
+    ASSERT_TRUE(b->SendJson(sync));
+    auto synced = b->ReadUntil([](auto& f) { return Op(f) == "synced"; }, 10s, &frames);
+    ASSERT_TRUE(synced);
+    cursor = synced->contains("cursor") ? synced->at("cursor") : json::value();
+    auto* more = synced->if_contains("more");
+    if (!more || !more->is_bool() || !more->as_bool()) break;
+  }
   EXPECT_EQ(MessagesOnly(frames).size(), 41u);
 }
 

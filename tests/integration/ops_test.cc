@@ -39,9 +39,22 @@ TEST_F(OpsTest, HealthAndReadiness) {
   EXPECT_EQ(ready.status, 200) << ready.Describe();
 }
 
+// Polls /metrics until `name` sums to `want` (bounded); returns the last value.
+double PollMetric(HttpClient& http, const std::string& name, double want) {
+  double value = -1;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    value = MetricSum(http.Get("/metrics").body, name).value_or(-1);
+    if (value == want) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return value;
+}
+
 TEST_F(OpsTest, MetricsExposeCoreSeries) {
   auto alice = NewUser("alice");
   auto bob = NewUser("bob");
+  double base = MetricSum(http().Get("/metrics").body, "parley_connections").value_or(0);
   auto a = ConnectReady(port(), alice.token);
   auto b = ConnectReady(port(), bob.token);
   auto ack = SendAndAck(*a, bob.id, "counted", UniqueCmid());
@@ -55,21 +68,14 @@ TEST_F(OpsTest, MetricsExposeCoreSeries) {
     EXPECT_TRUE(MetricSum(res.body, name).has_value()) << "missing metric " << name;
   }
   EXPECT_GE(MetricSum(res.body, "parley_messages_in_total").value_or(0), 1.0);
-  EXPECT_GE(MetricSum(res.body, "parley_connections").value_or(0), 2.0) << "two sockets are open";
+  EXPECT_EQ(PollMetric(http(), "parley_connections", base + 2), base + 2) << "two sockets are open";
   EXPECT_GE(MetricSum(res.body, "parley_send_ack_seconds_count").value_or(0), 1.0);
   EXPECT_GE(MetricSum(res.body, "parley_store_commit_seconds_count").value_or(0), 1.0);
 
-  // The connection gauge goes down when sockets close (polled, bounded).
+  // The connection gauge goes down when sockets close.
   a->Close();
   b->Close();
-  double connections = -1;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    connections = MetricSum(http().Get("/metrics").body, "parley_connections").value_or(-1);
-    if (connections == 0) break;
-    std::this_thread::sleep_for(50ms);
-  }
-  EXPECT_EQ(connections, 0);
+  EXPECT_EQ(PollMetric(http(), "parley_connections", base), base);
 }
 
 TEST_F(OpsTest, SigtermClosesClientsExitsZeroAndKeepsAckedMessages) {

@@ -110,7 +110,7 @@ std::unique_ptr<WsClient> ConnectReady(uint16_t port, std::string_view token, js
   }
   auto frame = ws->ReadFrame(5s);
   if (!frame || Op(*frame) != "ready") {
-    ADD_FAILURE() << "expected ready, got " << (frame ? Dump(*frame) : "nothing");
+    ADD_FAILURE() << "expected ready, got " << (frame ? Dump(*frame) : "nothing: " + ws->error());
     return ws;
   }
   if (ready) *ready = *frame;
@@ -228,7 +228,11 @@ std::vector<json::object> MessagesOnly(const std::vector<json::object>& list) {
 }
 
 void ServerTest::SetUp() {
-  server_ = std::make_unique<ServerProcess>(ExtraArgs());
+  // Tests register and log in many users from one address; login rate
+  // limiting has its own test with its own setting.
+  std::vector<std::string> args = {"--login-rate-per-min", "100000"};
+  for (auto& a : ExtraArgs()) args.push_back(a);
+  server_ = std::make_unique<ServerProcess>(args);
   ASSERT_TRUE(server_->Start()) << server_->error() << "\n--- server log ---\n"
                                 << server_->LogTail();
   http_ = std::make_unique<HttpClient>(server_->port());

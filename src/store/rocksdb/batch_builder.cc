@@ -1,5 +1,11 @@
 #include "store/rocksdb/batch_builder.h"
 
+#include <rocksdb/iterator.h>
+
+#include <memory>
+#include <set>
+#include <tuple>
+
 #include "store/records.h"
 
 namespace parley::store {
@@ -30,6 +36,7 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
   PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRoles(request, &staged));
+  if (request.promote_if_no_admin) PARLEY_RETURN_IF_ERROR(StagePromotion(&staged));
   return Write(request, std::move(staged));
 }
 
@@ -170,6 +177,48 @@ Status BatchBuilder::StageRoles(const AppendRequest& request, Staged* staged) {
     record.role = role;
     staged->members[user_id] = std::move(record);
   }
+  return Status::Ok();
+}
+
+// Makes the oldest current member (lowest joined_seq, then user id) an admin
+// when the request leaves members but no admin. Scans the members, so it is
+// only for the rare requests that may remove the last admin.
+Status BatchBuilder::StagePromotion(Staged* staged) {
+  const std::string& id = staged->conversation.conversation_id;
+  std::optional<MemberRecord> oldest;
+  bool has_admin = false;
+  std::set<std::string> seen;  // users whose latest state is in an overlay
+  auto consider = [&](const MemberRecord& m) {
+    if (!m.current()) return;
+    if (m.role == Role::kAdmin) has_admin = true;
+    if (!oldest ||
+        std::tie(m.joined_seq, m.user_id) < std::tie(oldest->joined_seq, oldest->user_id)) {
+      oldest = m;
+    }
+  };
+  for (const auto& [user_id, member] : staged->members) {
+    consider(member);
+    seen.insert(user_id);
+  }
+  for (const auto& [key, member] : members_) {
+    if (member.conversation_id == id && seen.insert(member.user_id).second) consider(member);
+  }
+  if (!staged->created) {
+    std::string lower = KeyPrefix(id), upper = KeyPrefixEnd(id);
+    rocksdb::Slice upper_bound(upper);
+    rocksdb::ReadOptions options;
+    options.iterate_upper_bound = &upper_bound;
+    std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(options, db_.members));
+    for (it->Seek(lower); it->Valid() && !has_admin; it->Next()) {
+      Result<MemberRecord> member = DecodeMember(it->value().ToStringView());
+      if (!member.ok()) return member.status();
+      if (!seen.count(member->user_id)) consider(*member);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scan members");
+  }
+  if (has_admin || !oldest) return Status::Ok();
+  oldest->role = Role::kAdmin;
+  staged->members[oldest->user_id] = std::move(*oldest);
   return Status::Ok();
 }
 

@@ -53,6 +53,7 @@ class BatchBuilder {
   Status StageAdds(const AppendRequest& request, Staged* staged);
   Status StageRemovals(const AppendRequest& request, Staged* staged);
   Status StageRoles(const AppendRequest& request, Staged* staged);
+  Status StagePromotion(Staged* staged);
   AppendResult Write(const AppendRequest& request, Staged staged);
 
   const RocksDb& db_;
