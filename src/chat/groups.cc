@@ -158,14 +158,31 @@ void GroupService::SetRole(std::string actor, std::string conversation_id, std::
     if (!c.ok()) return done(c.status());
     auto target = store_.GetMember(conversation_id, user_id);
     if (!target.ok() || !target->current()) return done(NotFound("not a member: " + user_id));
+    if (target->role == store::Role::kAdmin && role == store::Role::kMember) {
+      auto admins = CountAdmins(conversation_id);
+      if (!admins.ok()) return done(admins.status());
+      if (*admins <= 1) return done(Conflict("a group needs an admin: promote another member first"));
+    }
     auto r = EventRequest(conversation_id, actor, "role_changed");
     r.require_admin = actor;
     r.entry.user_id = user_id;
     r.entry.role = std::string(store::RoleName(role));
     r.set_roles.emplace_back(user_id, role);
-    r.promote_if_no_admin = true;  // demoting the last admin promotes the oldest member
+    r.promote_if_no_admin = true;  // safety net if two admins demote each other at once
     AppendEvent(std::move(r), done);
   });
+}
+
+Result<size_t> GroupService::CountAdmins(const std::string& conversation_id) {
+  size_t admins = 0;
+  std::string after;
+  for (;;) {
+    auto page = store_.ListMembers(conversation_id, after, 1000);
+    if (!page.ok()) return page.status();
+    for (const auto& m : *page) admins += m.role == store::Role::kAdmin;
+    if (page->size() < 1000) return admins;
+    after = page->back().user_id;
+  }
 }
 
 void GroupService::AddMember(std::string actor, std::string conversation_id, std::string user_id,

@@ -59,6 +59,7 @@ class GroupService {
                                     std::string kind);
   void AppendEvent(store::AppendRequest request, Done done);
   uint32_t CapFor(store::ConversationKind kind) const;
+  Result<size_t> CountAdmins(const std::string& conversation_id);
 
   store::Store& store_;
   ChatService& chat_;

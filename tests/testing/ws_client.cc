@@ -50,7 +50,11 @@ struct WsClient::Impl {
       if (ec) {
         std::lock_guard lock(mu);
         closed = true;
-        if (ec == websocket::error::closed) close_code = static_cast<int>(ws.reason().code);
+        // A close frame that arrived is recorded even if replying to it
+        // failed (the server may drop the TCP connection right after it).
+        if (ec == websocket::error::closed || ws.reason().code != websocket::close_code::none) {
+          close_code = static_cast<int>(ws.reason().code);
+        }
         if (error.empty()) error = "read: " + ec.message();
         CloseSocket();
         cv.notify_all();
