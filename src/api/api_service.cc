@@ -22,19 +22,22 @@ gateway::HttpResponse ErrorResponse(const Status& status) {
   return r;
 }
 
-ApiService::ApiService(auth::AuthService& auth, chat::ChatService& chat, chat::GroupService& groups,
-                       directory::SessionDirectory& directory, store::Store& store,
-                       MetricsRegistry& metrics, const Clock& clock, ApiOptions options)
-    : auth_(auth),
-      chat_(chat),
-      groups_(groups),
-      directory_(directory),
-      store_(store),
-      metrics_(metrics),
-      clock_(clock),
+ApiService::ApiService(ApiDeps d, ApiOptions options)
+    : auth_(d.auth),
+      chat_(d.chat),
+      groups_(d.groups),
+      receipts_(d.receipts),
+      typing_(d.typing),
+      relations_(d.relations),
+      presence_(d.presence),
+      directory_(d.directory),
+      store_(d.store),
+      metrics_(d.metrics),
+      clock_(d.clock),
+      scheduler_(d.scheduler),
       options_(std::move(options)),
       auth_pool_(options_.auth_threads, "api-auth"),
-      http_requests_(metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
+      http_requests_(d.metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
   AddRoutes();
 }
 
@@ -59,6 +62,13 @@ void ApiService::AddRoutes() {
   Authed("POST", "/v1/groups/{id}/members", bind(&ApiService::PostMember));
   Authed("PUT", "/v1/groups/{id}/members/{user}", bind(&ApiService::PutMemberRole));
   Authed("DELETE", "/v1/groups/{id}/members/{user}", bind(&ApiService::DeleteMember));
+  Authed("POST", "/v1/conversations/{id}/receipts", bind(&ApiService::PostReceipts));
+  Authed("GET", "/v1/presence", bind(&ApiService::GetPresence));
+  Authed("GET", "/v1/me/blocks", bind(&ApiService::GetBlocks));
+  Authed("PUT", "/v1/me/blocks/{user}", bind(&ApiService::PutBlock));
+  Authed("DELETE", "/v1/me/blocks/{user}", bind(&ApiService::DeleteBlock));
+  Authed("GET", "/v1/me/settings", bind(&ApiService::GetSettings));
+  Authed("PUT", "/v1/me/settings", bind(&ApiService::PutSettings));
   Public("GET", "/healthz", [](HttpCall c) { c.respond(JsonResponse(200, R"({"status":"ok"})")); });
   Public("GET", "/readyz", bind(&ApiService::GetReady));
   Public("GET", "/metrics", [this](HttpCall c) {

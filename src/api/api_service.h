@@ -13,10 +13,15 @@
 #include "auth/auth_service.h"
 #include "chat/chat_service.h"
 #include "chat/groups.h"
+#include "chat/receipts.h"
+#include "chat/relations.h"
+#include "chat/typing.h"
+#include "presence/presence.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/worker_pool.h"
 #include "directory/session_directory.h"
+#include "common/scheduler.h"
 #include "gateway/service.h"
 #include "protocol/frames.h"
 #include "store/store.h"
@@ -28,7 +33,24 @@ struct ApiOptions {
   std::string web_dir;       // static files of the web client
   std::string node_name;
   int max_long_poll_s = 60;
+  size_t max_presence_subscriptions = 1000;  // per session
   size_t auth_threads = 2;   // argon2id hashing is CPU- and memory-heavy
+};
+
+// The components the api translates to.
+struct ApiDeps {
+  auth::AuthService& auth;
+  chat::ChatService& chat;
+  chat::GroupService& groups;
+  chat::ReceiptService& receipts;
+  chat::TypingService& typing;
+  chat::Relations& relations;
+  presence::Presence& presence;
+  directory::SessionDirectory& directory;
+  store::Store& store;
+  MetricsRegistry& metrics;
+  const Clock& clock;
+  Scheduler& scheduler;
 };
 
 // What a route handler gets.
@@ -41,12 +63,9 @@ struct HttpCall {
 
 class ApiService final : public gateway::Service {
  public:
-  ApiService(auth::AuthService& auth, chat::ChatService& chat, chat::GroupService& groups,
-             directory::SessionDirectory& directory, store::Store& store,
-             MetricsRegistry& metrics, const Clock& clock, ApiOptions options);
+  ApiService(ApiDeps deps, ApiOptions options);
   ~ApiService() override;
 
-  void SetScheduler(gateway::Scheduler* scheduler) { scheduler_ = scheduler; }
   void Shutdown();
 
   void HandleHttp(gateway::HttpRequest request, gateway::HttpResponder respond) override;
@@ -78,6 +97,17 @@ class ApiService final : public gateway::Service {
   void PutMemberRole(HttpCall call);
   void PostMember(HttpCall call);
   void DeleteMember(HttpCall call);
+  // Receipts, presence, blocks and settings over HTTP (me_routes.cc).
+  void PostReceipts(HttpCall call);
+  void GetPresence(HttpCall call);
+  void PutBlock(HttpCall call);
+  void DeleteBlock(HttpCall call);
+  void GetBlocks(HttpCall call);
+  void GetSettings(HttpCall call);
+  void PutSettings(HttpCall call);
+  // The presence of `users` if `viewer` may see every one of them.
+  Result<std::vector<presence::PresenceState>> VisiblePresence(const std::string& viewer,
+                                                               const std::vector<std::string>& users);
   void GetStatic(HttpCall call);
 
   // WebSocket frames (ws_frames.cc).
@@ -93,12 +123,16 @@ class ApiService final : public gateway::Service {
   auth::AuthService& auth_;
   chat::ChatService& chat_;
   chat::GroupService& groups_;
+  chat::ReceiptService& receipts_;
+  chat::TypingService& typing_;
+  chat::Relations& relations_;
+  presence::Presence& presence_;
   directory::SessionDirectory& directory_;
   store::Store& store_;
   MetricsRegistry& metrics_;
   const Clock& clock_;
+  Scheduler& scheduler_;
   const ApiOptions options_;
-  gateway::Scheduler* scheduler_ = nullptr;
   Router<Handler> router_;
   WorkerPool auth_pool_;
   Counter& http_requests_;

@@ -154,7 +154,7 @@ void ApiService::LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, in
   chat_.Sync(call->user_id, cursor, [this, call, cursor, deadline_ms](Result<chat::SyncPage> page) {
     if (!page.ok()) return call->respond(ErrorResponse(page.status()));
     int64_t left = deadline_ms - clock_.SteadyMs();
-    if (!page->frames.empty() || left <= 0 || !scheduler_) {
+    if (!page->frames.empty() || left <= 0) {
       std::string body = "{\"events\":" + JoinArray(page->frames) + ",\"cursor\":\"" +
                          chat::ChatService::FormatCursor(page->cursor) + "\",\"more\":" +
                          (page->more ? "true" : "false") + "}";
@@ -169,7 +169,7 @@ void ApiService::LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, in
       LongPoll(call, next, 0);  // woken or timed out: answer with what there is
     });
     directory_.Add(waiter);
-    scheduler_->After(left, [waiter] { waiter->Fire(); });
+    scheduler_.After(left, [waiter] { waiter->Fire(); });
     // A commit between the sync above and Add would not wake us: look once more.
     chat_.Sync(call->user_id, next, [waiter](Result<chat::SyncPage> again) {
       if (!again.ok() || !again->frames.empty()) waiter->Fire();

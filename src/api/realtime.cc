@@ -1,29 +1,71 @@
-// Receipts, typing and presence frames. Their coalescing paths are a separate
-// component (issue: receipts/presence/typing); until it lands this server
-// answers them with an explicit error instead of silently dropping them.
+// Receipts, typing and presence frames: each goes to its own coalescing or
+// ephemeral path (chat/receipts, chat/typing, presence/), never the message path.
 #include "api/api_service.h"
+#include "common/ids.h"
 #include "protocol/server_frames.h"
 
 namespace parley::api {
 namespace {
-void Unsupported(const std::shared_ptr<ClientSession>& s, const std::string& id, const char* what) {
-  s->Send(std::make_shared<const std::string>(protocol::ErrorFrame(
-              id, BadRequest(std::string(what) + " frames are not supported by this server yet"))),
-          0);
+
+std::shared_ptr<const std::string> Shared(std::string s) {
+  return std::make_shared<const std::string>(std::move(s));
 }
+
 }  // namespace
 
 void ApiService::OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id,
-                            protocol::ReceiptFrame) {
-  Unsupported(s, id, "receipt");
+                            protocol::ReceiptFrame f) {
+  chat_.RunBlocking([this, s, id = std::move(id), f = std::move(f)] {
+    Status st = receipts_.Record(s->user_id(), f.conversation_id, f.kind, f.up_to_seq);
+    if (!st.ok()) s->Send(Shared(protocol::ErrorFrame(id, st)), 0);  // no reply when fine
+  });
 }
+
 void ApiService::OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id,
-                            protocol::TypingFrame) {
-  Unsupported(s, id, "typing");
+                            protocol::TypingFrame f) {
+  chat_.RunBlocking([this, s, id = std::move(id), f = std::move(f)] {
+    Status st = typing_.Handle(s->user_id(), s->session_id(), f.conversation_id, f.state);
+    if (!st.ok()) s->Send(Shared(protocol::ErrorFrame(id, st)), 0);
+  });
 }
+
 void ApiService::OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id,
-                            protocol::PresenceFrame) {
-  Unsupported(s, id, "presence");
+                            protocol::PresenceFrame f) {
+  chat_.RunBlocking([this, s, id = std::move(id), f = std::move(f)] {
+    if (!f.subscribe) {
+      std::vector<std::string> users;
+      for (const auto& raw : f.users) {
+        if (auto u = NormalizeUserId(raw); u.ok()) users.push_back(*u);
+      }
+      return presence_.Unsubscribe(*s, users);
+    }
+    if (presence_.SubscriptionCount(*s) + f.users.size() > options_.max_presence_subscriptions) {
+      return s->Send(Shared(protocol::ErrorFrame(
+                         id, TooLarge("at most " + std::to_string(options_.max_presence_subscriptions) +
+                                      " presence subscriptions per session"))),
+                     0);
+    }
+    auto states = VisiblePresence(s->user_id(), f.users);
+    if (!states.ok()) return s->Send(Shared(protocol::ErrorFrame(id, states.status())), 0);
+    std::vector<std::string> users;
+    for (const auto& st : *states) users.push_back(st.user_id);
+    presence_.Subscribe(s, users);
+    for (const auto& st : *states) s->Send(Shared(presence::PresenceFrame(st)), 0);
+  });
+}
+
+Result<std::vector<presence::PresenceState>> ApiService::VisiblePresence(
+    const std::string& viewer, const std::vector<std::string>& users) {
+  std::vector<presence::PresenceState> out;
+  for (const std::string& raw : users) {
+    auto user = NormalizeUserId(raw);
+    // One answer for strangers, unknown users and those who blocked the viewer.
+    if (!user.ok() || !relations_.MaySee(viewer, *user)) {
+      return Forbidden("you may only see the presence of people you share a conversation with");
+    }
+    out.push_back(presence_.Get(*user));
+  }
+  return out;
 }
 
 }  // namespace parley::api

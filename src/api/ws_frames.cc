@@ -20,7 +20,9 @@ void ApiService::OnOpen(const gateway::PeerPtr& peer) {
     std::lock_guard lock(sessions_mu_);
     sessions_[peer.get()] = session;
   }
-  directory_.Add(session);
+  if (directory_.Add(session) == 1) {
+    chat_.RunOrdered(peer->user_id(), [this, user = peer->user_id()] { presence_.UserConnected(user); });
+  }
   session->Send(Shared(protocol::ReadyFrame(peer->user_id(), peer->session_id(), options_.node_name,
                                             clock_.NowMs())),
                 0);
@@ -35,7 +37,11 @@ void ApiService::OnClose(const gateway::PeerPtr& peer) {
     session = std::move(it->second);
     sessions_.erase(it);
   }
-  directory_.Remove(*session);
+  presence_.DropSubscriber(*session);
+  if (directory_.Remove(*session) == 0) {
+    chat_.RunOrdered(peer->user_id(),
+                     [this, user = peer->user_id()] { presence_.UserDisconnected(user); });
+  }
 }
 
 std::shared_ptr<ClientSession> ApiService::SessionOf(const gateway::PeerPtr& peer) {

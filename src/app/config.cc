@@ -103,6 +103,18 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-channel-members", c.max_channel_members,
                  "Members of a channel, creator included (batched fan-out, no presence/typing)")
       ->check(CLI::Range(2, 10'000'000))->capture_default_str();
+  app.add_option("--receipt-flush-ms", c.receipt_flush_ms,
+                 "Receipts are written at most once per (user, conversation) per this interval")
+      ->check(CLI::Range(10, 60'000))->capture_default_str();
+  app.add_option("--receipt-fanout-limit", c.receipt_fanout_limit,
+                 "Groups up to this size forward every member's receipts to the others")
+      ->check(CLI::Range(0, 100'000))->capture_default_str();
+  app.add_option("--typing-fanout-limit", c.typing_fanout_limit,
+                 "Groups up to this size forward typing indicators")
+      ->check(CLI::Range(0, 100'000))->capture_default_str();
+  app.add_option("--presence-grace-ms", c.presence_grace_ms,
+                 "A user whose last session closed stays online this long (quick reconnects do not flap)")
+      ->check(CLI::Range(0, 600'000))->capture_default_str();
 }
 
 }  // namespace

@@ -33,6 +33,10 @@ struct ServerConfig {
   int auth_timeout_s = 5;
   uint32_t max_group_members = 500;
   uint32_t max_channel_members = 100'000;
+  int64_t receipt_flush_ms = 250;
+  size_t receipt_fanout_limit = 500;
+  size_t typing_fanout_limit = 50;
+  int64_t presence_grace_ms = 5000;
 };
 
 struct ParsedConfig {

@@ -11,6 +11,11 @@
 #include "app/config.h"
 #include "auth/auth_service.h"
 #include "chat/chat_service.h"
+#include "chat/groups.h"
+#include "chat/receipts.h"
+#include "chat/typing.h"
+#include "common/scheduler.h"
+#include "presence/local_presence.h"
 #include "common/logging.h"
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
@@ -27,6 +32,27 @@ sigset_t BlockShutdownSignals() {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// last_seen is written once per offline transition and read when shown.
+presence::PresenceHooks PresenceHooks(store::Store& store, chat::Relations& relations) {
+  presence::PresenceHooks hooks;
+  hooks.store_last_seen = [&store](const std::string& user_id, int64_t last_seen) {
+    auto user = store.GetUser(user_id);
+    if (!user.ok()) return;
+    user->last_seen = last_seen;
+    if (Status s = store.UpdateUser(*user); !s.ok()) {
+      spdlog::warn("event=last_seen_write_failed user={} error=\"{}\"", user_id, s.ToString());
+    }
+  };
+  hooks.load_last_seen = [&store](const std::string& user_id) -> int64_t {
+    auto user = store.GetUser(user_id);
+    return user.ok() && user->show_last_seen ? user->last_seen : 0;
+  };
+  hooks.visible_to = [&relations](const std::string& user, const std::string& watcher) {
+    return !relations.Blocks(user, watcher);
+  };
+  return hooks;
 }
 
 size_t IoThreads(const ServerConfig& c) {
@@ -47,21 +73,37 @@ int Serve(const ServerConfig& c) {
     return 1;
   }
   Snowflake ids(clock, c.node_id);
+  TimerThread timers;
   directory::LocalDirectory directory;
+  chat::Relations relations(**store);
   auth::AuthService auth(**store, clock,
                          {.token_ttl_ms = c.token_ttl_s * 1000,
                           .argon2_opslimit = c.argon2_opslimit,
                           .argon2_memlimit_bytes = c.argon2_memlimit_kib * 1024,
                           .login_rate_per_min = c.login_rate_per_min});
-  chat::ChatService chat(**store, directory, clock, ids, metrics,
-                         {.send_rate = c.send_rate, .send_burst = c.send_burst});
-  chat::GroupService groups(**store, chat, clock, ids,
-                           {.max_group_members = c.max_group_members,
-                            .max_channel_members = c.max_channel_members});
+  chat::ChatService chat(**store, directory, relations, clock, ids, metrics,
+                         {.send_rate = c.send_rate,
+                          .send_burst = c.send_burst,
+                          .receipt_fanout_limit = c.receipt_fanout_limit});
+  chat::GroupService groups(**store, chat, relations, clock, ids,
+                            {.max_group_members = c.max_group_members,
+                             .max_channel_members = c.max_channel_members});
+  chat::ReceiptService receipts(**store, directory, relations, clock, metrics,
+                                {.flush_ms = c.receipt_flush_ms,
+                                 .fanout_limit = c.receipt_fanout_limit});
+  chat.SetStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
+    receipts.MessageStored(e, kind);
+  });
+  auto run_blocking = [&chat](std::function<void()> task) { chat.RunBlocking(std::move(task)); };
+  chat::TypingService typing(**store, directory, relations, clock, timers, run_blocking, metrics,
+                             {.fanout_limit = c.typing_fanout_limit});
+  presence::LocalPresence presence(clock, timers, run_blocking, PresenceHooks(**store, relations),
+                                   c.presence_grace_ms, metrics);
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
-  api::ApiService api(auth, chat, groups, directory, **store, metrics, clock,
+  api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
+                       metrics, clock, timers},
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
@@ -74,7 +116,6 @@ int Serve(const ServerConfig& c) {
                             .auth_timeout_s = c.auth_timeout_s,
                             .node_name = node_name},
                            api, metrics);
-  api.SetScheduler(&gateway);
   auto bound = gateway.Start();
   if (!bound.ok()) {
     spdlog::critical("event=listen_failed error=\"{}\"", bound.status().ToString());
@@ -87,6 +128,8 @@ int Serve(const ServerConfig& c) {
   sigwait(&signals, &signal_number);
   spdlog::info("event=shutting_down signal={}", signal_number);
   gateway.StopAccepting();  // sockets closed with 1001
+  receipts.Stop();          // pending watermarks written
+  timers.Stop();
   (*store)->Close();        // pending appends committed, their callbacks run
   chat.Shutdown();
   api.Shutdown();

@@ -5,10 +5,11 @@
 namespace parley::chat {
 
 ChatService::ChatService(store::Store& store, directory::SessionDirectory& directory,
-                         const Clock& clock, Snowflake& ids, MetricsRegistry& metrics,
-                         ChatOptions options)
+                         Relations& relations, const Clock& clock, Snowflake& ids,
+                         MetricsRegistry& metrics, ChatOptions options)
     : store_(store),
       directory_(directory),
+      relations_(relations),
       clock_(clock),
       ids_(ids),
       options_(options),

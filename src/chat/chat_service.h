@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "chat/conversation_cache.h"
+#include "chat/relations.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/metrics.h"
@@ -37,6 +38,7 @@ struct ChatOptions {
   size_t shard_threads = 2;
   size_t reader_threads = 2;
   size_t fanout_batch = 1000;  // recipients per task: big channels yield the shard between batches
+  size_t receipt_fanout_limit = 500;  // groups above it: members see only their own receipts
 };
 
 struct SendRequest {
@@ -54,8 +56,12 @@ struct SyncPage {
 
 class ChatService {
  public:
-  ChatService(store::Store& store, directory::SessionDirectory& directory, const Clock& clock,
-              Snowflake& ids, MetricsRegistry& metrics, ChatOptions options);
+  ChatService(store::Store& store, directory::SessionDirectory& directory, Relations& relations,
+              const Clock& clock, Snowflake& ids, MetricsRegistry& metrics, ChatOptions options);
+
+  // Called on a shard thread for every newly stored message (not events).
+  using StoredHook = std::function<void(const store::EntryRecord&, store::ConversationKind)>;
+  void SetStoredHook(StoredHook hook) { stored_hook_ = std::move(hook); }
   ~ChatService();
 
   void Send(SendRequest request, AckCallback done);
@@ -76,6 +82,10 @@ class ChatService {
 
   // Runs `task` on a reader thread (for other blocking domain calls).
   void RunBlocking(std::function<void()> task) { readers_.Post(std::move(task)); }
+  // The same, in order with other tasks of the same key.
+  void RunOrdered(std::string_view key, std::function<void()> task) {
+    readers_.PostTo(key, std::move(task));
+  }
   // Stops the worker threads after draining them. Call after the store is closed.
   void Shutdown();
 
@@ -103,9 +113,15 @@ class ChatService {
                                               uint64_t before_seq, uint64_t after_seq,
                                               size_t limit);
   Result<std::string> ListConversationsNow(const std::string& user_id);
+  // Receipt frames of `conv` with after < version <= snapshot that `viewer` may see.
+  Status AppendReceiptFrames(const std::string& viewer, const store::ConversationRecord& conv,
+                             uint64_t after, uint64_t snapshot,
+                             std::vector<std::pair<uint64_t, std::string>>& out);
 
   store::Store& store_;
   directory::SessionDirectory& directory_;
+  Relations& relations_;
+  StoredHook stored_hook_;
   const Clock& clock_;
   Snowflake& ids_;
   const ChatOptions options_;

@@ -3,6 +3,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/ids.h"
+
 namespace parley::chat {
 namespace json = boost::json;
 
@@ -25,6 +27,21 @@ std::string EncodeEntry(const store::EntryRecord& e) {
   if (!e.media_id.empty()) o["media_id"] = e.media_id;
   if (!e.reply_to.empty()) o["reply_to"] = e.reply_to;
   return json::serialize(o);
+}
+
+std::string EncodeReceipt(const store::ReceiptRecord& r, std::string_view kind) {
+  uint64_t seq = kind == "read" ? r.read_seq : r.delivered_seq;
+  return json::serialize(json::object{{"op", "receipt"},
+                                      {"conversation_id", r.conversation_id},
+                                      {"user_id", r.user_id},
+                                      {"kind", kind},
+                                      {"up_to_seq", seq}});
+}
+
+store::ConversationKind KindOfConversation(std::string_view id) {
+  if (IsChannelConversationId(id)) return store::ConversationKind::kChannel;
+  if (IsGroupConversationId(id)) return store::ConversationKind::kGroup;
+  return store::ConversationKind::kDirect;
 }
 
 }  // namespace parley::chat

@@ -9,5 +9,9 @@
 namespace parley::chat {
 
 std::string EncodeEntry(const store::EntryRecord& entry);
+// {"op":"receipt","conversation_id","user_id","kind","up_to_seq"}
+std::string EncodeReceipt(const store::ReceiptRecord& r, std::string_view kind);
+// The kind a conversation id names (ids are made by the server).
+store::ConversationKind KindOfConversation(std::string_view conversation_id);
 
 }  // namespace parley::chat

@@ -10,9 +10,9 @@
 namespace parley::chat {
 namespace json = boost::json;
 
-GroupService::GroupService(store::Store& store, ChatService& chat, const Clock& clock,
-                           Snowflake& ids, GroupOptions options)
-    : store_(store), chat_(chat), clock_(clock), ids_(ids), options_(options) {}
+GroupService::GroupService(store::Store& store, ChatService& chat, Relations& relations,
+                           const Clock& clock, Snowflake& ids, GroupOptions options)
+    : store_(store), chat_(chat), relations_(relations), clock_(clock), ids_(ids), options_(options) {}
 
 uint32_t GroupService::CapFor(store::ConversationKind kind) const {
   return kind == store::ConversationKind::kChannel ? options_.max_channel_members
@@ -66,6 +66,7 @@ void GroupService::Create(CreateGroupRequest req, std::function<void(Result<std:
           return done(user.status().code() == Code::kNotFound ? NotFound("no such user: " + *id)
                                                                : user.status());
         }
+        if (relations_.Blocks(*id, req.creator)) return done(Forbidden("cannot add " + *id));
       }
     }
     uint32_t cap = CapFor(req.kind);
@@ -199,6 +200,7 @@ void GroupService::AddMember(std::string actor, std::string conversation_id, std
       return done(user.status().code() == Code::kNotFound ? NotFound("no such user: " + *id)
                                                            : user.status());
     }
+    if (relations_.Blocks(*id, actor)) return done(Forbidden("cannot add " + *id));
     auto existing = store_.GetMember(conversation_id, *id);
     if (existing.ok() && existing->current()) {  // idempotent: already a member
       if (me->role != store::Role::kAdmin) return done(Forbidden("only admins add members"));

@@ -34,8 +34,8 @@ struct MemberChangeResult {
 
 class GroupService {
  public:
-  GroupService(store::Store& store, ChatService& chat, const Clock& clock, Snowflake& ids,
-               GroupOptions options);
+  GroupService(store::Store& store, ChatService& chat, Relations& relations, const Clock& clock,
+               Snowflake& ids, GroupOptions options);
 
   void Create(CreateGroupRequest request, std::function<void(Result<std::string>)> done);
   // The group's description as JSON: name, kind, posting, members or member_count and a page.
@@ -63,6 +63,7 @@ class GroupService {
 
   store::Store& store_;
   ChatService& chat_;
+  Relations& relations_;
   const Clock& clock_;
   Snowflake& ids_;
   const GroupOptions options_;

@@ -50,7 +50,7 @@ Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after
   auto memberships = store_.ListUserConversations(user_id);
   if (!memberships.ok()) return memberships.status();
   const size_t limit = options_.sync_page_limit;
-  std::vector<store::EntryRecord> changed;
+  std::vector<std::pair<uint64_t, std::string>> changed;  // (version, frame)
   for (const store::MemberRecord& m : *memberships) {
     auto conversation = store_.GetConversation(m.conversation_id);
     if (!conversation.ok()) return conversation.status();
@@ -58,18 +58,44 @@ Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after
     auto entries = store_.ReadSinceVersion(m.conversation_id, after_version, limit + 1);
     if (!entries.ok()) return entries.status();
     for (auto& e : *entries) {
-      if (e.version <= snapshot && Visible(m, e.seq)) changed.push_back(std::move(e));
+      if (e.version <= snapshot && Visible(m, e.seq)) changed.emplace_back(e.version, EncodeEntry(e));
+    }
+    if (m.current()) {
+      PARLEY_RETURN_IF_ERROR(
+          AppendReceiptFrames(user_id, *conversation, after_version, snapshot, changed));
     }
   }
   std::sort(changed.begin(), changed.end(),
-            [](const auto& a, const auto& b) { return a.version < b.version; });
+            [](const auto& a, const auto& b) { return a.first < b.first; });
   SyncPage page;
   page.more = changed.size() > limit;
-  if (page.more) changed.resize(limit);
-  page.cursor = page.more ? changed.back().version : std::max(snapshot, after_version);
+  if (page.more) {
+    // Cut between versions: a receipt shares its version with its two frames.
+    uint64_t cut = changed[limit - 1].first;
+    while (!changed.empty() && changed.back().first > cut) changed.pop_back();
+  }
+  page.cursor = page.more ? changed.back().first : std::max(snapshot, after_version);
   page.frames.reserve(changed.size());
-  for (const auto& e : changed) page.frames.push_back(EncodeEntry(e));
+  for (auto& [version, frame] : changed) page.frames.push_back(std::move(frame));
   return page;
+}
+
+Status ChatService::AppendReceiptFrames(const std::string& viewer,
+                                        const store::ConversationRecord& conv, uint64_t after,
+                                        uint64_t snapshot,
+                                        std::vector<std::pair<uint64_t, std::string>>& out) {
+  auto receipts = store_.ListReceipts(conv.conversation_id);
+  if (!receipts.ok()) return receipts.status();
+  bool others_visible = conv.kind == store::ConversationKind::kDirect ||
+                        (conv.kind == store::ConversationKind::kGroup &&
+                         conv.member_count <= options_.receipt_fanout_limit);
+  for (const store::ReceiptRecord& r : *receipts) {
+    if (r.version <= after || r.version > snapshot) continue;
+    if (r.user_id != viewer && (!others_visible || relations_.Blocks(r.user_id, viewer))) continue;
+    out.emplace_back(r.version, EncodeReceipt(r, "delivered"));
+    out.emplace_back(r.version, EncodeReceipt(r, "read"));
+  }
+  return Status::Ok();
 }
 
 void ChatService::History(std::string user_id, std::string conversation_id, uint64_t before_seq,
@@ -126,21 +152,29 @@ Result<std::string> ChatService::ListConversationsNow(const std::string& user_id
       item["name"] = c->name;
       item["member_count"] = c->member_count;
     }
-    const uint64_t read_seq = 0;  // receipts arrive with the receipts component
-    auto unread = store_.ReadEntries(c->conversation_id, std::max(read_seq, m.joined_seq - 1), 0,
-                                     kUnreadScanCap, false);
+    auto receipts = store_.ListReceipts(c->conversation_id);
+    if (!receipts.ok()) return receipts.status();
+    uint64_t read_seq = 0;
+    store::ReceiptRecord peer;
+    for (const auto& r : *receipts) {
+      if (r.user_id == user_id) read_seq = r.read_seq;
+      else if (!relations_.Blocks(r.user_id, user_id)) peer = r;
+    }
+    uint64_t from = std::max(read_seq, m.joined_seq > 0 ? m.joined_seq - 1 : 0);
+    auto unread = store_.ReadEntries(c->conversation_id, from, 0, kUnreadScanCap, false);
     if (!unread.ok()) return unread.status();
     size_t count = std::count_if(unread->begin(), unread->end(), [&](const auto& e) {
       return !e.is_event && e.sender != user_id;
     });
     item["read_seq"] = read_seq;
     item["unread_count"] = count;
-    auto last = store_.ReadEntries(c->conversation_id, m.joined_seq - 1, 0, 1, true);
+    auto last = store_.ReadEntries(c->conversation_id, m.joined_seq > 0 ? m.joined_seq - 1 : 0, 0,
+                                   1, true);
     if (!last.ok()) return last.status();
     item["last_message"] = last->empty() ? json::value(nullptr) : json::parse(EncodeEntry(last->front()));
     if (c->kind == store::ConversationKind::kDirect) {
-      item["peer_delivered_seq"] = 0;
-      item["peer_read_seq"] = 0;
+      item["peer_delivered_seq"] = peer.delivered_seq;
+      item["peer_read_seq"] = peer.read_seq;
     }
     list.push_back(std::move(item));
   }

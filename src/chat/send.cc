@@ -95,6 +95,8 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
 Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& request,
                                                          const std::string& peer) {
   if (peer == request.sender) return BadRequest("cannot send a direct message to yourself");
+  // The only sign of a block the blocked user gets is this refusal.
+  if (relations_.Blocks(peer, request.sender)) return Forbidden("you cannot message this user");
   Resolved out;
   out.conversation_id = DirectConversationId(request.sender, peer);
   if (cache_.Get(out.conversation_id)) return out;
@@ -139,6 +141,7 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
   messages_in_.Inc();
   send_ack_seconds_.Observe((clock_.SteadyMs() - accepted_ms) / 1000.0);
   done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
+  if (stored_hook_) stored_hook_(e, KindOfConversation(e.conversation_id));
   FanOut(e, request.origin_session);
 }
 

@@ -36,6 +36,9 @@ std::optional<std::pair<std::string, std::string>> DirectMembers(std::string_vie
   return std::make_pair(std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1)));
 }
 
+bool IsGroupConversationId(std::string_view id) { return id.starts_with("g:"); }
+bool IsChannelConversationId(std::string_view id) { return id.starts_with("c:"); }
+
 bool LooksLikeConversationId(std::string_view id) {
   if (id.empty() || id.size() > 80) return false;
   return std::all_of(id.begin(), id.end(),

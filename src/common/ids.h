@@ -24,6 +24,10 @@ bool IsDirectConversationId(std::string_view id);
 // The two members named by a direct conversation id, if it is one.
 std::optional<std::pair<std::string, std::string>> DirectMembers(std::string_view id);
 
+// Ids the server makes for groups ("g:<snowflake>") and channels ("c:<snowflake>").
+bool IsGroupConversationId(std::string_view id);
+bool IsChannelConversationId(std::string_view id);
+
 // A conversation id as a client may send it: 1-64 chars, no control chars.
 bool LooksLikeConversationId(std::string_view id);
 

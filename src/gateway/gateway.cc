@@ -102,11 +102,4 @@ void Gateway::Stop() {
   impl_->threads.clear();
 }
 
-void Gateway::After(int64_t ms, std::function<void()> fn) {
-  auto timer = std::make_shared<net::steady_timer>(impl_->ioc, std::chrono::milliseconds(ms));
-  timer->async_wait([timer, fn = std::move(fn)](beast::error_code ec) {
-    if (!ec) fn();
-  });
-}
-
 }  // namespace parley::gateway

@@ -27,10 +27,10 @@ struct GatewayOptions {
   std::string node_name = "parley-1";
 };
 
-class Gateway : public Scheduler {
+class Gateway {
  public:
   Gateway(GatewayOptions options, Service& service, MetricsRegistry& metrics);
-  ~Gateway() override;
+  ~Gateway();
 
   // Binds and starts the io threads. Returns the bound "host:port".
   Result<std::string> Start();
@@ -38,8 +38,6 @@ class Gateway : public Scheduler {
   void StopAccepting();
   // Joins the io threads; call after StopAccepting and the domain's drain.
   void Stop();
-
-  void After(int64_t ms, std::function<void()> fn) override;
 
   struct Impl;
 

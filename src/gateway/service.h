@@ -74,14 +74,3 @@ class Service {
 
 }  // namespace parley::gateway
 
-namespace parley::gateway {
-
-// Timers on the gateway's io threads, for the domain's deadlines (long-poll).
-class Scheduler {
- public:
-  virtual ~Scheduler() = default;
-  // Runs `fn` on an io thread after `ms` milliseconds.
-  virtual void After(int64_t ms, std::function<void()> fn) = 0;
-};
-
-}  // namespace parley::gateway

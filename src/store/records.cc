@@ -268,6 +268,28 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
   });
 }
 
+std::string EncodeReceipt(const ReceiptRecord& r) {
+  json::object o;
+  o["conversation_id"] = Sv(r.conversation_id);
+  o["user_id"] = Sv(r.user_id);
+  o["delivered_seq"] = r.delivered_seq;
+  o["read_seq"] = r.read_seq;
+  o["version"] = r.version;
+  o["updated_at"] = r.updated_at;
+  return json::serialize(o);
+}
+
+Result<ReceiptRecord> DecodeReceipt(std::string_view bytes) {
+  return Decode<ReceiptRecord>(bytes, "receipt", [](Reader& r, ReceiptRecord& out) {
+    r.Str("conversation_id", &out.conversation_id, true);
+    r.Str("user_id", &out.user_id, true);
+    r.U64("delivered_seq", &out.delivered_seq);
+    r.U64("read_seq", &out.read_seq);
+    r.U64("version", &out.version);
+    r.I64("updated_at", &out.updated_at);
+  });
+}
+
 std::string EncodeIdempotency(const IdempotencyRecord& i) {
   json::object o;
   o["sender"] = Sv(i.sender);

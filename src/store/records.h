@@ -32,6 +32,8 @@ Result<MemberRecord> DecodeMember(std::string_view bytes);
 std::string EncodeEntry(const EntryRecord& entry);
 Result<EntryRecord> DecodeEntry(std::string_view bytes);
 
+std::string EncodeReceipt(const ReceiptRecord& r);
+Result<ReceiptRecord> DecodeReceipt(std::string_view bytes);
 std::string EncodeIdempotency(const IdempotencyRecord& record);
 Result<IdempotencyRecord> DecodeIdempotency(std::string_view bytes);
 

@@ -98,6 +98,17 @@ struct EntryRecord {
   std::string posting;  // renamed: the new channel posting rule, when it changed
 };
 
+// A member's receipt watermarks in a conversation. They never go backwards;
+// read implies delivered. `version` orders them with entries for sync.
+struct ReceiptRecord {
+  std::string conversation_id;
+  std::string user_id;
+  uint64_t delivered_seq = 0;
+  uint64_t read_seq = 0;
+  uint64_t version = 0;
+  int64_t updated_at = 0;
+};
+
 // What an idempotent send returned the first time: the original ack.
 struct IdempotencyRecord {
   std::string sender;
@@ -143,12 +154,23 @@ struct AppendRequest {
   // original record as `duplicate_of`.
   bool idempotent = false;
   int64_t idempotency_window_ms = 24LL * 3600 * 1000;
+
+  // Instead of an entry: raise this member's receipt watermarks (merged as
+  // maxima with what is stored, read implying delivered, clamped to the
+  // conversation's last_seq). No seq is used; a changed receipt gets the next
+  // version. entry.conversation_id must name the conversation; the user must
+  // be a member (else Forbidden).
+  std::optional<ReceiptRecord> receipt;
 };
 
 struct AppendResult {
   EntryRecord entry;  // as stored, with seq and version (a duplicate: as requested, unstored)
   std::optional<IdempotencyRecord> duplicate_of;
   bool conversation_created = false;
+  // For receipt requests: the watermarks as stored; `changed` false when the
+  // request raised nothing (nothing was written).
+  std::optional<ReceiptRecord> receipt;
+  bool changed = false;
 };
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
@@ -200,6 +222,13 @@ class Store {
                                                             size_t limit) = 0;
   virtual Result<IdempotencyRecord> GetIdempotency(std::string_view sender,
                                                    std::string_view client_msg_id) = 0;
+  // Every member's receipt watermarks in the conversation (members that sent none are absent).
+  virtual Result<std::vector<ReceiptRecord>> ListReceipts(std::string_view conversation_id) = 0;
+
+  // Blocks: `blocker` refuses `blocked`.
+  virtual Status SetBlocked(std::string_view blocker, std::string_view blocked, bool on) = 0;
+  virtual Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) = 0;
+  virtual Result<std::vector<std::string>> ListBlocked(std::string_view blocker) = 0;
 
   // Highest version whose append is durable and whose callback has run.
   virtual uint64_t CommittedVersion() const = 0;

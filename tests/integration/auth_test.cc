@@ -228,7 +228,7 @@ TEST_F(AuthTest, WsWithoutAuthIsClosedAfterTimeout) {
   // SPEC: auth within 5 s. Allow generous slack; no `ready` may arrive.
   ASSERT_TRUE(ws->WaitClosed(12s)) << "unauthenticated socket still open after 12 s";
   while (auto f = ws->ReadFrame(0ms)) EXPECT_NE(Op(*f), "ready") << Dump(*f);
-  RecordProperty("close_code", ws->CloseCode().value_or(-1));
+  EXPECT_EQ(ws->CloseCode(), std::optional<int>(1008)) << "policy violation close expected";
 }
 
 TEST_F(AuthTest, WsUpgradeWithBadTokenIs401) {
@@ -250,12 +250,12 @@ void ExpectRejectedFirstFrame(uint16_t port, const std::string& token) {
   ASSERT_TRUE(ws->connected());
   ASSERT_TRUE(ws->SendJson({{"op", "auth"}, {"token", token}, {"id", "a1"}}));
   auto frame = ws->ReadFrame(5s);
-  if (frame) {
-    EXPECT_EQ(Op(*frame), "error") << Dump(*frame);
-    EXPECT_EQ(Str(*frame, "code"), "unauthorized") << Dump(*frame);
-  } else {
-    EXPECT_FALSE(ws->IsOpen()) << "no error frame and still open";
-  }
+  ASSERT_TRUE(frame) << "no error frame for a bad auth frame: " << ws->error();
+  EXPECT_EQ(Op(*frame), "error") << Dump(*frame);
+  EXPECT_EQ(Str(*frame, "code"), "unauthorized") << Dump(*frame);
+  EXPECT_EQ(Str(*frame, "id"), "a1") << Dump(*frame);
+  EXPECT_TRUE(ws->WaitClosed(5s)) << "a failed auth frame should close the socket";
+  EXPECT_EQ(ws->CloseCode(), std::optional<int>(1008));
   // Still unauthenticated: a send is not accepted.
   if (ws->SendJson(SendFrame("nobody", "x", "c1"))) {
     auto next = ws->ReadFrame(3s);

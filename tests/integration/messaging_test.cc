@@ -128,6 +128,13 @@ TEST_F(MessagingTest, PingPongAndIdEcho) {
   ASSERT_TRUE(ack);
   EXPECT_EQ(Str(*ack, "id"), "s-1");
 
+  auto numeric = SendFrame(bob.id, "numeric id", UniqueCmid());
+  numeric["id"] = 7;  // ids may be numbers too; echoed as sent
+  ASSERT_TRUE(a->SendJson(numeric));
+  auto ack7 = a->ReadOp("ack", 10s);
+  ASSERT_TRUE(ack7);
+  EXPECT_EQ(IntOpt(*ack7, "id"), std::optional<int64_t>(7)) << Dump(*ack7);
+
   ASSERT_TRUE(a->SendJson({{"op", "history"}, {"conversation_id", Str(*ack, "conversation_id")}, {"id", "h-1"}}));
   auto result = a->ReadOp("result", 10s);
   ASSERT_TRUE(result);

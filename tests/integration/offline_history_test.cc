@@ -2,7 +2,10 @@
 // `history`, GET .../messages) and the conversation list.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "testing/helpers.h"
@@ -71,6 +74,83 @@ TEST_F(OfflineHistoryTest, OfflineUserCatchesUpWithWsSync) {
   auto b2 = ConnectReady(port(), bob.token);
   auto [newer, synced3] = Sync(*b2, &cursor2, "s3");
   EXPECT_EQ(Ids(newer), Ids(more));
+}
+
+// SPEC 5.3: while a sync runs, live traffic keeps flowing; the session loses
+// nothing and, once synced, live delivery never skips ahead.
+TEST_F(OfflineHistoryTest, SyncDuringLiveTrafficLosesNothingAndNeverSkipsAhead) {
+  auto alice = NewUser("alice");
+  auto bob = NewUser("bob");
+  auto a = ConnectReady(port(), alice.token);
+  auto acks = SendBatch(*a, bob.id, 30, "pre");
+  ASSERT_EQ(acks.size(), 30u);
+  std::string conv = Str(acks[0], "conversation_id");
+  std::set<std::string> want;
+  for (auto& ack : acks) want.insert(Str(ack, "message_id"));
+  std::mutex mu;
+  std::atomic<bool> live_ok{true};
+
+  auto b = ConnectReady(port(), bob.token);
+  std::thread live([&] {
+    for (int i = 0; i < 40; ++i) {
+      auto ack = SendAndAck(*a, bob.id, "live-" + std::to_string(i), UniqueCmid());
+      if (!ack || Op(*ack) != "ack") {
+        live_ok = false;
+        return;
+      }
+      std::lock_guard lock(mu);
+      want.insert(Str(*ack, "message_id"));
+    }
+  });
+  // Sync (following `more` pages) while the live sends run.
+  std::vector<int64_t> seqs;        // message seqs in arrival order
+  std::set<std::string> seen;
+  size_t synced_at = 0;
+  json::value cursor;
+  for (int page = 0; page < 100; ++page) {
+    json::object sync{{"op", "sync"}, {"id", "p" + std::to_string(page)}};
+    if (!cursor.is_null()) sync["cursor"] = cursor;
+    ASSERT_TRUE(b->SendJson(sync));
+    std::vector<json::object> frames;
+    auto synced = b->ReadUntil([](auto& f) { return Op(f) == "synced"; }, 10s, &frames);
+    ASSERT_TRUE(synced);
+    for (auto& m : MessagesOnly(frames)) {
+      seqs.push_back(Int(m, "seq"));
+      seen.insert(Str(m, "message_id"));
+    }
+    cursor = synced->contains("cursor") ? synced->at("cursor") : json::value();
+    auto* more = synced->if_contains("more");
+    if (!more || !more->is_bool() || !more->as_bool()) break;
+  }
+  synced_at = seqs.size();
+  live.join();
+  ASSERT_TRUE(live_ok);
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (std::includes(seen.begin(), seen.end(), want.begin(), want.end())) break;
+    }
+    auto m = b->ReadOp("message", 5s);
+    if (!m) break;
+    if (Str(*m, "conversation_id") != conv) continue;
+    seqs.push_back(Int(*m, "seq"));
+    seen.insert(Str(*m, "message_id"));
+  }
+  EXPECT_TRUE(std::includes(seen.begin(), seen.end(), want.begin(), want.end()))
+      << "saw " << seen.size() << " of " << want.size();
+  // Up to `synced`, what arrived covers a contiguous range of seqs.
+  std::set<int64_t> upto(seqs.begin(), seqs.begin() + synced_at);
+  ASSERT_FALSE(upto.empty());
+  EXPECT_EQ(*upto.rbegin() - *upto.begin() + 1, static_cast<int64_t>(upto.size()))
+      << "gap in what was delivered before synced";
+  // After it, each new seq is exactly the next one (repeats are tolerated).
+  int64_t max_seen = *upto.rbegin();
+  for (size_t i = synced_at; i < seqs.size(); ++i) {
+    if (seqs[i] <= max_seen) continue;
+    EXPECT_EQ(seqs[i], max_seen + 1) << "live delivery skipped ahead at frame " << i;
+    max_seen = std::max(max_seen, seqs[i]);
+  }
 }
 
 TEST_F(OfflineHistoryTest, HttpSyncReturnsPendingEventsThenTimesOutEmpty) {

@@ -2,6 +2,8 @@
 
 #include <rocksdb/iterator.h>
 
+#include <algorithm>
+
 #include <memory>
 #include <set>
 #include <tuple>
@@ -23,6 +25,7 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
   Staged staged;
   PARLEY_RETURN_IF_ERROR(LoadConversation(request, &staged));
   PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged));
+  if (request.receipt) return AddReceipt(request, std::move(staged));
   if (request.idempotent) {
     Result<std::optional<IdempotencyRecord>> duplicate = FindDuplicate(request);
     if (!duplicate.ok()) return duplicate.status();
@@ -263,6 +266,55 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   batch_.Put(db_.conversations, id, EncodeConversation(conversation)).PermitUncheckedError();
   conversations_[id] = std::move(conversation);
   wrote_ = true;
+  return result;
+}
+
+Result<ReceiptRecord> BatchBuilder::CurrentReceipt(const std::string& key) {
+  if (auto it = receipts_.find(key); it != receipts_.end()) return it->second;
+  Result<std::string> value = GetValue(db_, db_.receipts, key, "receipt");
+  if (value.ok()) return DecodeReceipt(*value);
+  if (value.status().code() != Code::kNotFound) return value.status();
+  return ReceiptRecord{};
+}
+
+Result<AppendResult> BatchBuilder::AddReceipt(const AppendRequest& request, Staged staged) {
+  const ReceiptRecord& asked = *request.receipt;
+  ConversationRecord& conversation = staged.conversation;
+  if (staged.created) return NotFound("conversation not found");
+  if (!ValidId(asked.user_id)) return BadRequest("invalid receipt user");
+  Result<std::optional<MemberRecord>> member = CurrentMember(staged, asked.user_id);
+  if (!member.ok()) return member.status();
+  if (!member->has_value()) return Forbidden("not a member of this conversation");
+
+  std::string key = PairKey(conversation.conversation_id, asked.user_id);
+  Result<ReceiptRecord> current = CurrentReceipt(key);
+  if (!current.ok()) return current.status();
+  ReceiptRecord merged = *current;
+  merged.conversation_id = conversation.conversation_id;
+  merged.user_id = asked.user_id;
+  // Watermarks only rise; read implies delivered; nothing beyond the last seq.
+  uint64_t read = std::min(std::max(merged.read_seq, asked.read_seq), conversation.last_seq);
+  uint64_t delivered = std::min(std::max({merged.delivered_seq, asked.delivered_seq, read}),
+                                conversation.last_seq);
+  AppendResult result;
+  result.entry = request.entry;
+  if (read == merged.read_seq && delivered == merged.delivered_seq) {
+    result.receipt = merged;
+    return result;
+  }
+  merged.read_seq = read;
+  merged.delivered_seq = delivered;
+  merged.version = ++last_version_;
+  merged.updated_at = asked.updated_at;
+  conversation.last_version = merged.version;
+  batch_.Put(db_.receipts, key, EncodeReceipt(merged)).PermitUncheckedError();
+  batch_.Put(db_.conversations, conversation.conversation_id, EncodeConversation(conversation))
+      .PermitUncheckedError();
+  conversations_[conversation.conversation_id] = conversation;
+  receipts_[key] = merged;
+  wrote_ = true;
+  result.receipt = merged;
+  result.changed = true;
   return result;
 }
 

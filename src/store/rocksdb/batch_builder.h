@@ -55,6 +55,8 @@ class BatchBuilder {
   Status StageRoles(const AppendRequest& request, Staged* staged);
   Status StagePromotion(Staged* staged);
   AppendResult Write(const AppendRequest& request, Staged staged);
+  Result<AppendResult> AddReceipt(const AppendRequest& request, Staged staged);
+  Result<ReceiptRecord> CurrentReceipt(const std::string& key);
 
   const RocksDb& db_;
   const ConversationCache& cache_;
@@ -65,6 +67,7 @@ class BatchBuilder {
   ConversationCache conversations_;
   std::unordered_map<std::string, MemberRecord> members_;  // conv\0user; left_seq != 0: removed
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;  // sender\0client_msg_id
+  std::unordered_map<std::string, ReceiptRecord> receipts_;         // conv\0user
 };
 
 }  // namespace parley::store

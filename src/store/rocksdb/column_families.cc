@@ -49,6 +49,8 @@ const FamilySpec kFamilies[] = {
     {"entries", &RocksDb::entries, 16 * kMiB},
     {"versions", &RocksDb::versions, 8 * kMiB},
     {"idempotency", &RocksDb::idempotency, 8 * kMiB},
+    {"receipts", &RocksDb::receipts, 4 * kMiB},
+    {"blocks", &RocksDb::blocks, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
 };
 

@@ -9,6 +9,8 @@
 //   entries             conv \0 be64(seq)            -> EntryRecord
 //   versions            conv \0 be64(version)        -> be64(seq)  (the sync index)
 //   idempotency         sender \0 client_msg_id      -> IdempotencyRecord
+//   receipts            conv \0 user                 -> ReceiptRecord
+//   blocks              blocker \0 blocked           -> "" (present: blocked)
 //   meta                "last_version"               -> be64
 #pragma once
 
@@ -41,6 +43,8 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* entries = nullptr;
   rocksdb::ColumnFamilyHandle* versions = nullptr;
   rocksdb::ColumnFamilyHandle* idempotency = nullptr;
+  rocksdb::ColumnFamilyHandle* receipts = nullptr;
+  rocksdb::ColumnFamilyHandle* blocks = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
 };
 

@@ -66,6 +66,11 @@ class RocksDbStore final : public Store {
                                         "idempotency record", DecodeIdempotency);
   }
 
+  Result<std::vector<ReceiptRecord>> ListReceipts(std::string_view conversation_id) override;
+  Status SetBlocked(std::string_view blocker, std::string_view blocked, bool on) override;
+  Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) override;
+  Result<std::vector<std::string>> ListBlocked(std::string_view blocker) override;
+
   uint64_t CommittedVersion() const override { return committer_.CommittedVersion(); }
   Status Ping() override;
   void Close() override;
@@ -167,6 +172,45 @@ Result<std::vector<MemberRecord>> RocksDbStore::ListMembers(std::string_view con
                     if (!member.ok()) return member.status();
                     out.push_back(std::move(*member));
                     return out.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<ReceiptRecord>> RocksDbStore::ListReceipts(std::string_view conversation_id) {
+  std::vector<ReceiptRecord> out;
+  Status s = Scan(db_->receipts, KeyPrefix(conversation_id), KeyPrefixEnd(conversation_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<ReceiptRecord> receipt = DecodeReceipt(value);
+                    if (!receipt.ok()) return receipt.status();
+                    out.push_back(std::move(*receipt));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status RocksDbStore::SetBlocked(std::string_view blocker, std::string_view blocked, bool on) {
+  std::string key = PairKey(blocker, blocked);
+  rocksdb::Status s = on ? db_->db->Put(write_options_, db_->blocks, key, "")
+                         : db_->db->Delete(write_options_, db_->blocks, key);
+  return s.ok() ? Status::Ok() : FromRocks(s, "block");
+}
+
+Result<bool> RocksDbStore::IsBlocked(std::string_view blocker, std::string_view blocked) {
+  Result<std::string> value = GetValue(*db_, db_->blocks, PairKey(blocker, blocked), "block");
+  if (value.ok()) return true;
+  if (value.status().code() == Code::kNotFound) return false;
+  return value.status();
+}
+
+Result<std::vector<std::string>> RocksDbStore::ListBlocked(std::string_view blocker) {
+  std::vector<std::string> out;
+  size_t prefix = KeyPrefix(blocker).size();
+  Status s = Scan(db_->blocks, KeyPrefix(blocker), KeyPrefixEnd(blocker), false,
+                  [&](std::string_view key, std::string_view) -> Result<bool> {
+                    out.emplace_back(key.substr(prefix));
+                    return true;
                   });
   if (!s.ok()) return s;
   return out;

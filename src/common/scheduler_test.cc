@@ -1,0 +1,39 @@
+#include "common/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <vector>
+
+namespace parley {
+namespace {
+
+TEST(TimerThreadTest, RunsInDeadlineOrder) {
+  TimerThread timers;
+  std::mutex mu;
+  std::vector<int> order;
+  std::promise<void> done;
+  auto record = [&](int n) {
+    std::lock_guard lock(mu);
+    order.push_back(n);
+    if (order.size() == 3) done.set_value();
+  };
+  timers.After(60, [&] { record(3); });
+  timers.After(0, [&] { record(1); });
+  timers.After(20, [&] { record(2); });
+  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(TimerThreadTest, StopDropsPendingTimers) {
+  bool ran = false;
+  {
+    TimerThread timers;
+    timers.After(60'000, [&] { ran = true; });
+  }
+  EXPECT_FALSE(ran);
+}
+
+}  // namespace
+}  // namespace parley
