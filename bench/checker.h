@@ -14,6 +14,7 @@
 // owns it; FinalizeConversation runs once all threads have stopped.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>

@@ -5,6 +5,7 @@
 // no extensions are offered, so the server sends plain frames.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -17,10 +17,10 @@ std::vector<Sequenced> OrderingBuffer::Offer(Sequenced item) {
   if (known == watermarks_.end()) {
     known = watermarks_.emplace(conversation, item.seq > 0 ? item.seq - 1 : 0).first;
   }
-  bool duplicate = item.seq <= known->second ||
-                   (!item.message_id.empty() && recent_.Contains(item.message_id));
+  // A message_id seen before under another seq still takes its place in the
+  // order (Drain consumes it without releasing it), so nothing stalls on it.
   auto& held = held_[conversation];
-  if (duplicate || held.count(item.seq) != 0) {
+  if (item.seq <= known->second || held.count(item.seq) != 0) {
     ++duplicates_;
     if (held.empty()) held_.erase(conversation);
     return {};

@@ -1,5 +1,7 @@
 #include "api/client_session.h"
 
+#include <algorithm>
+
 namespace parley::api {
 
 void ClientSession::Send(std::shared_ptr<const std::string> frame, uint64_t version) {
@@ -8,7 +10,7 @@ void ClientSession::Send(std::shared_ptr<const std::string> frame, uint64_t vers
     held_.emplace_back(std::move(frame), version);
     return;
   }
-  if (version != 0 && withhold_) return;  // the next sync page will carry it
+  if (version != 0 && (withhold_ || version <= synced_to_)) return;  // a sync carries it
   connection_->Send(std::move(frame), version);
 }
 
@@ -25,6 +27,7 @@ void ClientSession::EndSync(std::vector<std::string> frames,
   for (std::string& f : frames) connection_->Send(std::make_shared<const std::string>(std::move(f)), 0);
   connection_->Send(std::move(synced), 0);
   withhold_ = more;
+  synced_to_ = std::max(synced_to_, cursor);
   if (!more) {
     for (auto& [frame, version] : held_) {
       if (version > cursor) connection_->Send(std::move(frame), version);

@@ -37,6 +37,7 @@ class ClientSession final : public gateway::Peer {
   std::mutex mu_;
   bool syncing_ = false;   // guarded by mu_
   bool withhold_ = false;  // guarded by mu_: the last sync page said `more`
+  uint64_t synced_to_ = 0;  // guarded by mu_: live frames at or below it were in a sync
   std::vector<std::pair<std::shared_ptr<const std::string>, uint64_t>> held_;  // guarded
 };
 

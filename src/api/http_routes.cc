@@ -126,13 +126,15 @@ void ApiService::GetConversations(HttpCall call) {
 void ApiService::GetMessages(HttpCall call) {
   const auto& r = call.request;
   auto before = QueryUint(r, "before_seq", 0);
+  std::optional<uint64_t> after_bound;
   auto after = QueryUint(r, "after_seq", 0);
+  if (r.Query("after_seq")) after_bound = *after;
   auto limit = QueryUint(r, "limit", 50);
   for (const Status* s : {&before.status(), &after.status(), &limit.status()}) {
     if (!s->ok()) return call.respond(ErrorResponse(*s));
   }
   size_t clamped = std::clamp<uint64_t>(*limit, 1, options_.limits.max_history_limit);
-  chat_.History(call.user_id, call.params.at("id"), *before, *after, clamped,
+  chat_.History(call.user_id, call.params.at("id"), *before, after_bound, clamped,
                 [respond = call.respond](Result<std::vector<std::string>> page) {
                   if (!page.ok()) return respond(ErrorResponse(page.status()));
                   respond(JsonResponse(200, "{\"messages\":" + JoinArray(*page) + "}"));

@@ -68,8 +68,9 @@ class ChatService {
   void Sync(std::string user_id, std::string cursor,
             std::function<void(Result<SyncPage>)> done);
   // A page of a conversation's stream as serialized frames, ascending seq.
+  // With `after_seq` the oldest `limit` above it, else the newest below `before_seq` (0: none).
   void History(std::string user_id, std::string conversation_id, uint64_t before_seq,
-               uint64_t after_seq, size_t limit,
+               std::optional<uint64_t> after_seq, size_t limit,
                std::function<void(Result<std::vector<std::string>>)> done);
   // The JSON array of the user's conversations (SPEC section 3).
   void ListConversations(std::string user_id, std::function<void(Result<std::string>)> done);
@@ -110,8 +111,8 @@ class ChatService {
   Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
   Result<std::vector<std::string>> HistoryNow(const std::string& user_id,
                                               const std::string& conversation_id,
-                                              uint64_t before_seq, uint64_t after_seq,
-                                              size_t limit);
+                                              uint64_t before_seq,
+                                              std::optional<uint64_t> after_seq, size_t limit);
   Result<std::string> ListConversationsNow(const std::string& user_id);
   // Receipt frames of `conv` with after < version <= snapshot that `viewer` may see.
   Status AppendReceiptFrames(const std::string& viewer, const store::ConversationRecord& conv,

@@ -99,7 +99,7 @@ Status ChatService::AppendReceiptFrames(const std::string& viewer,
 }
 
 void ChatService::History(std::string user_id, std::string conversation_id, uint64_t before_seq,
-                          uint64_t after_seq, size_t limit,
+                          std::optional<uint64_t> after_seq, size_t limit,
                           std::function<void(Result<std::vector<std::string>>)> done) {
   readers_.Post([=, this, done = std::move(done)] {
     done(HistoryNow(user_id, conversation_id, before_seq, after_seq, limit));
@@ -108,18 +108,19 @@ void ChatService::History(std::string user_id, std::string conversation_id, uint
 
 Result<std::vector<std::string>> ChatService::HistoryNow(const std::string& user_id,
                                                          const std::string& conversation_id,
-                                                         uint64_t before_seq, uint64_t after_seq,
+                                                         uint64_t before_seq,
+                                                         std::optional<uint64_t> after_seq,
                                                          size_t limit) {
   auto m = ReadableMembership(user_id, conversation_id);
   if (!m.ok()) {
     if (m.status().code() == Code::kNotFound) return std::vector<std::string>{};
     return m.status();
   }
-  uint64_t lo = std::max(after_seq, m->joined_seq > 0 ? m->joined_seq - 1 : 0);
+  uint64_t lo = std::max(after_seq.value_or(0), m->joined_seq > 0 ? m->joined_seq - 1 : 0);
   uint64_t hi = before_seq;
   if (m->left_seq != 0) hi = hi == 0 ? m->left_seq + 1 : std::min(hi, m->left_seq + 1);
   // No lower bound asked: the newest page; else the oldest page above it.
-  auto entries = store_.ReadEntries(conversation_id, lo, hi, limit, after_seq == 0);
+  auto entries = store_.ReadEntries(conversation_id, lo, hi, limit, !after_seq.has_value());
   if (!entries.ok()) return entries.status();
   std::vector<std::string> frames;
   frames.reserve(entries->size());

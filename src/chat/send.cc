@@ -35,7 +35,7 @@ void ChatService::Send(SendRequest request, AckCallback done) {
   std::string key = request.frame.conversation_id;
   if (key.empty()) {
     auto peer = NormalizeUserId(request.frame.to);
-    if (!peer.ok()) return done(NotFound("no such user: " + request.frame.to));
+    if (!peer.ok()) return done(BadRequest("to is not a valid user id"));
     key = DirectConversationId(request.sender, *peer);
   }
   int64_t accepted_ms = clock_.SteadyMs();
@@ -63,7 +63,7 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
   const protocol::SendFrame& f = request.frame;
   if (!f.to.empty()) {
     auto peer = NormalizeUserId(f.to);
-    if (!peer.ok()) return NotFound("no such user: " + f.to);
+    if (!peer.ok()) return BadRequest("to is not a valid user id");
     return ResolveDirect(request, *peer);
   }
   if (auto members = DirectMembers(f.conversation_id)) {

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "protocol/json_util.h"
 
@@ -19,7 +20,10 @@ Result<ClientFrameBody> DecodeSend(const json::object& o, const Limits& limits) 
   SendFrame f;
   PARLEY_RETURN_IF_ERROR(MoveInto(f.to, GetString(o, "to", false, 64)));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.conversation_id, GetString(o, "conversation_id", false, kMaxIdLen)));
-  PARLEY_RETURN_IF_ERROR(MoveInto(f.content, GetString(o, "content", false, limits.max_text_bytes)));
+  PARLEY_RETURN_IF_ERROR(MoveInto(f.content, GetString(o, "content", false, SIZE_MAX)));
+  if (f.content.size() > limits.max_text_bytes) {
+    return TooLarge("content is longer than " + std::to_string(limits.max_text_bytes) + " bytes");
+  }
   PARLEY_RETURN_IF_ERROR(MoveInto(f.type, GetString(o, "type", false, kMaxTypeLen, "text")));
   PARLEY_RETURN_IF_ERROR(
       MoveInto(f.client_msg_id, GetString(o, "client_msg_id", true, limits.max_client_msg_id)));
@@ -38,7 +42,11 @@ Result<ClientFrameBody> DecodeHistory(const json::object& o, const Limits& limit
   HistoryFrame f;
   PARLEY_RETURN_IF_ERROR(MoveInto(f.conversation_id, GetString(o, "conversation_id", true, kMaxIdLen)));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.before_seq, GetUint(o, "before_seq", false)));
-  PARLEY_RETURN_IF_ERROR(MoveInto(f.after_seq, GetUint(o, "after_seq", false)));
+  if (o.contains("after_seq")) {
+    uint64_t after = 0;
+    PARLEY_RETURN_IF_ERROR(MoveInto(after, GetUint(o, "after_seq", true)));
+    f.after_seq = after;
+  }
   uint64_t limit = 0;
   PARLEY_RETURN_IF_ERROR(MoveInto(limit, GetUint(o, "limit", false, 50)));
   f.limit = std::clamp<uint64_t>(limit, 1, limits.max_history_limit);

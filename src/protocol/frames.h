@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -33,7 +34,7 @@ struct SyncFrame { std::string cursor; };
 struct HistoryFrame {
   std::string conversation_id;
   uint64_t before_seq = 0;  // 0: newest
-  uint64_t after_seq = 0;
+  std::optional<uint64_t> after_seq;  // present: page forward from it
   size_t limit = 50;
 };
 struct ReceiptFrame {

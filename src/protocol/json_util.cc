@@ -27,7 +27,7 @@ Result<std::string> GetString(const json::object& obj, std::string_view key, boo
   if (!v->is_string()) return BadRequest(std::string(key) + " must be a string");
   const json::string& s = v->get_string();
   if (s.size() > max_len) {
-    return TooLarge(std::string(key) + " is longer than " + std::to_string(max_len) + " bytes");
+    return BadRequest(std::string(key) + " is longer than " + std::to_string(max_len) + " bytes");
   }
   return std::string(s.data(), s.size());
 }

@@ -230,7 +230,7 @@ class Store {
   virtual Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) = 0;
   virtual Result<std::vector<std::string>> ListBlocked(std::string_view blocker) = 0;
 
-  // Highest version whose append is durable and whose callback has run.
+  // Highest version whose append is durable (raised before its callback runs).
   virtual uint64_t CommittedVersion() const = 0;
   // Ok when the store can serve reads and writes (for /readyz).
   virtual Status Ping() = 0;

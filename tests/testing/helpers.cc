@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -225,6 +226,141 @@ std::vector<json::object> MessagesOnly(const std::vector<json::object>& list) {
     if (Op(o) == "message") out.push_back(o);
   }
   return out;
+}
+
+json::object ConvSendFrame(std::string_view conversation_id, std::string_view content,
+                           std::string_view cmid) {
+  return json::object{{"op", "send"},
+                      {"conversation_id", conversation_id},
+                      {"content", content},
+                      {"type", "text"},
+                      {"client_msg_id", cmid}};
+}
+
+std::optional<json::object> SendToConversation(WsClient& ws, std::string_view conversation_id,
+                                               std::string_view content, std::string_view cmid,
+                                               std::vector<json::object>* skipped) {
+  json::object frame = ConvSendFrame(conversation_id, content, cmid);
+  std::string id = "csend-" + std::string(cmid);
+  frame["id"] = id;
+  if (!ws.SendJson(frame)) return std::nullopt;
+  return ws.ReadUntil(
+      [&](const json::object& f) {
+        std::string op = Op(f);
+        if (op == "ack") return Str(f, "client_msg_id") == cmid;
+        if (op == "error") return Str(f, "id") == id;
+        return false;
+      },
+      10s, skipped);
+}
+
+std::string CreateGroup(HttpClient& http, std::string_view token, std::string_view name,
+                        const std::vector<std::string>& members, std::string_view kind) {
+  json::array list;
+  for (auto& m : members) list.emplace_back(m);
+  auto res = http.Post("/v1/groups", json::object{{"name", name}, {"members", list}, {"kind", kind}},
+                       token);
+  if (res.status != 201) {
+    ADD_FAILURE() << "create " << kind << " '" << name << "': " << res.Describe();
+    return "";
+  }
+  return Str(res.object(), "conversation_id");
+}
+
+std::optional<double> ScrapeMetric(HttpClient& http, std::string_view name) {
+  auto res = http.Get("/metrics");
+  if (res.status != 200) return std::nullopt;
+  std::optional<double> sum;
+  size_t pos = 0;
+  while (pos < res.body.size()) {
+    size_t end = res.body.find('\n', pos);
+    if (end == std::string::npos) end = res.body.size();
+    std::string_view line(res.body.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line[0] == '#' || line.substr(0, name.size()) != name) continue;
+    char next = line.size() > name.size() ? line[name.size()] : '\0';
+    if (next != ' ' && next != '{') continue;
+    size_t close = line.find('}');
+    size_t value_at = line.find(' ', close == std::string_view::npos ? name.size() : close);
+    if (value_at == std::string_view::npos) continue;
+    sum = sum.value_or(0) + std::atof(std::string(line.substr(value_at + 1)).c_str());
+  }
+  return sum;
+}
+
+std::vector<json::object> HttpSyncAll(HttpClient& http, std::string_view token,
+                                      std::string_view cursor, std::string* next_cursor) {
+  std::vector<json::object> out;
+  std::string at(cursor);
+  for (int page = 0; page < 1000; ++page) {
+    std::string target = "/v1/sync?timeout=0";
+    if (!at.empty()) target += "&cursor=" + UrlEncode(at);
+    auto res = http.Get(target, token);
+    if (res.status != 200) {
+      ADD_FAILURE() << "sync: " << res.Describe();
+      break;
+    }
+    auto body = res.object();
+    for (auto& e : ToObjects(ArrayAt(body, "events"))) out.push_back(std::move(e));
+    if (auto* c = body.if_contains("cursor")) {
+      at = c->is_string() ? std::string(c->as_string()) : json::serialize(*c);
+    }
+    auto* more = body.if_contains("more");
+    if (!more || !more->is_bool() || !more->as_bool()) break;
+  }
+  if (next_cursor) *next_cursor = at;
+  return out;
+}
+
+std::vector<json::object> WsSyncAll(WsClient& ws, const json::value* cursor,
+                                    json::object* synced_out) {
+  std::vector<json::object> out;
+  json::value at = cursor ? *cursor : json::value(nullptr);
+  for (int page = 0; page < 1000; ++page) {
+    std::string id = "sync-" + std::to_string(page) + "-" + UniqueCmid("y");
+    json::object frame{{"op", "sync"}, {"id", id}};
+    if (!at.is_null()) frame["cursor"] = at;
+    if (!ws.SendJson(frame)) {
+      ADD_FAILURE() << "sync send failed: " << ws.error();
+      break;
+    }
+    auto synced = ws.ReadUntil(
+        [&](const json::object& f) {
+          return (Op(f) == "synced" || Op(f) == "error") && Str(f, "id") == id;
+        },
+        15s, &out);
+    if (!synced || Op(*synced) != "synced") {
+      ADD_FAILURE() << "no synced: " << (synced ? Dump(*synced) : "timeout " + ws.error());
+      break;
+    }
+    if (synced_out) *synced_out = *synced;
+    if (auto* c = synced->if_contains("cursor")) at = *c;
+    auto* more = synced->if_contains("more");
+    if (!more || !more->is_bool() || !more->as_bool()) break;
+  }
+  return out;
+}
+
+std::vector<json::object> InConversation(const std::vector<json::object>& list,
+                                         std::string_view conversation_id) {
+  std::vector<json::object> out;
+  for (auto const& o : list) {
+    if (Str(o, "conversation_id") == conversation_id) out.push_back(o);
+  }
+  return out;
+}
+
+std::optional<json::object> FindConversation(HttpClient& http, std::string_view token,
+                                             std::string_view conversation_id) {
+  auto res = http.Get("/v1/conversations", token);
+  if (res.status != 200) {
+    ADD_FAILURE() << "GET /v1/conversations: " << res.Describe();
+    return std::nullopt;
+  }
+  for (auto& c : ToObjects(ArrayAt(res.object(), "conversations"))) {
+    if (Str(c, "conversation_id") == conversation_id) return c;
+  }
+  return std::nullopt;
 }
 
 void ServerTest::SetUp() {

@@ -84,6 +84,42 @@ std::vector<json::object> FetchAllHistory(HttpClient& http, std::string_view tok
 std::vector<json::object> MessagesOnly(const std::vector<json::object>& list);
 std::vector<json::object> ToObjects(const json::array& a);
 
+// --- groups, receipts, sync and metrics (used by several test families) ---
+
+// A `send` frame addressed by conversation id (groups, channels, known 1:1).
+json::object ConvSendFrame(std::string_view conversation_id, std::string_view content,
+                           std::string_view cmid);
+// Sends to a conversation by id and waits for its ack or the error frame
+// echoing it; other frames are skipped (appended to `skipped`).
+std::optional<json::object> SendToConversation(WsClient& ws, std::string_view conversation_id,
+                                               std::string_view content, std::string_view cmid,
+                                               std::vector<json::object>* skipped = nullptr);
+// POST /v1/groups; returns the conversation id, or "" (and a gtest failure)
+// unless the answer is 201.
+std::string CreateGroup(HttpClient& http, std::string_view token, std::string_view name,
+                        const std::vector<std::string>& members, std::string_view kind = "group");
+// Sum of the samples of metric `name` (any labels) in GET /metrics; nullopt
+// if the scrape failed or no sample has that exact name.
+std::optional<double> ScrapeMetric(HttpClient& http, std::string_view name);
+// Follows GET /v1/sync pages (timeout=0) from `cursor` ("" = from the start;
+// raw, not URL-encoded) until `more` is false. Returns every event and stores
+// the final cursor (raw) in *next_cursor if given.
+std::vector<json::object> HttpSyncAll(HttpClient& http, std::string_view token,
+                                      std::string_view cursor = {},
+                                      std::string* next_cursor = nullptr);
+// A WebSocket `sync` from `cursor` (null = from the start) following `more`
+// pages: every frame received before the last `synced` (live frames that
+// arrive meanwhile included), and that `synced` frame in *synced if given.
+std::vector<json::object> WsSyncAll(WsClient& ws, const json::value* cursor,
+                                    json::object* synced = nullptr);
+// Items of `list` whose conversation_id is `conversation_id`.
+std::vector<json::object> InConversation(const std::vector<json::object>& list,
+                                         std::string_view conversation_id);
+// The entry of GET /v1/conversations for `conversation_id`, nullopt if absent
+// (records a failure if the request fails).
+std::optional<json::object> FindConversation(HttpClient& http, std::string_view token,
+                                             std::string_view conversation_id);
+
 // One server per test. Override ExtraArgs() to pass flags.
 class ServerTest : public ::testing::Test {
  protected:

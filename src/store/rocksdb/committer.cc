@@ -102,8 +102,10 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
     appends_total_->Inc(batch.size());
     batch_size_->Observe(static_cast<double>(batch.size()));
   }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
+  // Raised before the callbacks: whoever a callback wakes (a fan-out, a
+  // long-poll) must be able to read what it was told about.
   committed_version_.store(last_version_, std::memory_order_release);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
 }
 
 Status Committer::Write(rocksdb::WriteBatch& batch) {

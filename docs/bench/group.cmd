@@ -1,0 +1,1 @@
+build-bench/bench/parley-bench --scenario group --groups 0 --members 50 --rate 100 --duration 3 --drain-timeout-ms 30000 --plot docs/bench/group-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/group.json
