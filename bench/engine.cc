@@ -162,6 +162,7 @@ class Conn {
   int attempt_ = 0;
   bool counted_synced_ = false;
   bool had_session_ = false;
+  bool reconnected_ = false;
   bool stopping_ = false;
 };
 
@@ -342,6 +343,7 @@ void Conn::HandleText(std::string_view text, int64_t now) {
   if (op == "receipt") return w_.c.receipts_received.Inc();
   if (op == "ready") {
     if (had_session_) {
+      reconnected_ = true;
       for (auto& m : memberships) m.ledger.NewSession();
     }
     had_session_ = true;
@@ -391,10 +393,19 @@ void Conn::OnMessage(const FlatJson& j, int64_t now) {
     return;
   }
   const uint64_t before = m->ledger.messages();
+  const uint64_t sender_order_before = m->ledger.sender_order_violations();
   const auto verdict = m->ledger.OnMessage(seq, static_cast<uint32_t>(v[1]), v[2]);
   const bool fresh = m->ledger.messages() != before;
-  if (verdict == StreamCheck::Verdict::kDuplicate) w_.c.duplicates.Inc();
-  if (verdict == StreamCheck::Verdict::kOutOfOrder) w_.c.out_of_order.Inc();
+  const bool resync = state_ == State::kSyncing && reconnected_;
+  if (verdict == StreamCheck::Verdict::kDuplicate) {
+    w_.c.duplicates.Inc();
+    if (resync) w_.c.resync_duplicates.Inc();
+  }
+  if (verdict == StreamCheck::Verdict::kOutOfOrder) {
+    w_.c.out_of_order.Inc();
+    if (resync) w_.c.resync_out_of_order.Inc();
+  }
+  if (resync && m->ledger.sender_order_violations() != sender_order_before) w_.c.resync_sender_order.Inc();
   if (verdict == StreamCheck::Verdict::kRedelivered) w_.c.redelivered.Inc();
   if (!fresh) return;
   w_.c.delivered.Inc();
@@ -809,6 +820,9 @@ Totals Engine::GetTotals() const {
     t.own_echo += c.own_echo.Get();
     t.events += c.events.Get();
     t.misrouted += c.misrouted.Get();
+    t.resync_duplicates += c.resync_duplicates.Get();
+    t.resync_out_of_order += c.resync_out_of_order.Get();
+    t.resync_sender_order += c.resync_sender_order.Get();
     t.receipts_sent += c.receipts_sent.Get();
     t.receipt_errors += c.receipt_errors.Get();
     t.receipts_received += c.receipts_received.Get();

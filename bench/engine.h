@@ -47,6 +47,9 @@ struct WorkerCounters {
   Ctr delivered;       // unique messages received (live or by sync)
   Ctr live_delivered;  // of which live (latency recorded)
   Ctr duplicates, out_of_order, redelivered, own_echo, events, misrouted;
+  // Of those, seen while a reconnected session's sync was running (live frames
+  // that arrived between `ready` and the sync, then replayed older entries).
+  Ctr resync_duplicates, resync_out_of_order, resync_sender_order;
   Ctr receipts_sent, receipt_errors, receipts_received;
   Ctr other_errors, bad_frames;
   Ctr connect_ok, connect_failures, handshake_failures, auth_failures, disconnects, reconnects;
@@ -59,6 +62,7 @@ struct Totals {
   uint64_t sent = 0, acked = 0, send_errors = 0, rate_limited = 0, expected_deliveries = 0;
   uint64_t delivered = 0, live_delivered = 0, duplicates = 0, out_of_order = 0, redelivered = 0;
   uint64_t own_echo = 0, events = 0, misrouted = 0;
+  uint64_t resync_duplicates = 0, resync_out_of_order = 0, resync_sender_order = 0;
   uint64_t receipts_sent = 0, receipt_errors = 0, receipts_received = 0, other_errors = 0, bad_frames = 0;
   uint64_t connect_ok = 0, connect_failures = 0, handshake_failures = 0, auth_failures = 0;
   uint64_t disconnects = 0, reconnects = 0, skipped_sends = 0, synced_now = 0, sync_rounds = 0;

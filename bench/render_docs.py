@@ -136,7 +136,7 @@ if pairs:
     rate = g(pairs, "params", "rate", default=0)
     ok = lat and lat.get("p50_ms", 99) <= 0.5 and lat.get("p99_ms", 99) <= 3 and lat.get("p999_ms", 99) <= 10
     w(f"| at half that rate (20,000 msg/s): p50 ≤ 0.5 ms, p99 ≤ 3 ms, p99.9 ≤ 10 ms | at {num(rate)} msg/s "
-      f"(what this server sustains comfortably): p50 {ms(lat.get('p50_ms'))}, p99 {ms(lat.get('p99_ms'))}, "
+      f"(half the highest rate saturate sustained): p50 {ms(lat.get('p50_ms'))}, p99 {ms(lat.get('p99_ms'))}, "
       f"p99.9 {ms(lat.get('p999_ms'))} ms | {met(ok and rate >= 20000)} |")
 if group:
     d = g(group, "results", "deliveries_per_s", default=0)
@@ -214,6 +214,13 @@ def command(name):
         w("")
 
 
+def perf_link(name):
+    if os.path.exists(os.path.join(res_dir, f"perf-{name}.txt")):
+        w(f"Server profile during this window (`perf record -g`, 999 Hz; the profiler costs the server a few per cent): "
+          f"[perf-{name}.txt]({rel}/perf-{name}.txt).")
+        w("")
+
+
 def plot(file, alt):
     if os.path.exists(os.path.join(res_dir, file)):
         w(f"![{alt}]({rel}/{file})")
@@ -287,6 +294,7 @@ for name, d, title in [("pairs", pairs, "pairs: 1:1 chats at a fixed rate, durab
     w("")
     latency_table(r)
     server_table(r.get("server"))
+    perf_link(name)
     plot(name + "-latency.svg", name + " latency")
 
 if group:
@@ -302,6 +310,7 @@ if group:
     w("")
     latency_table(r)
     server_table(r.get("server"))
+    perf_link("group")
     plot("group-latency.svg", "group latency")
 
 if receipts:

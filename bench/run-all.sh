@@ -25,7 +25,7 @@ if [[ ! -x $BENCH || ! -x $SERVER ]]; then
   exit 2
 fi
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.svg "$OUT"/*.txt "$OUT"/*.cmd
+rm -f "$OUT"/*.json "$OUT"/*.svg "$OUT"/*.txt "$OUT"/*.cmd "$OUT"/*.log
 
 # ---- the machine, before anything runs
 {
@@ -48,6 +48,28 @@ rm -f "$OUT"/*.json "$OUT"/*.svg "$OUT"/*.txt "$OUT"/*.cmd
   echo "quick=$QUICK"
 } > "$OUT/machine.txt"
 
+# perf (when it works here) profiles the server of two runs: pairs-os and group.
+PERF_DIR=$(mktemp -d)
+trap 'rm -rf "$PERF_DIR"' EXIT
+perf_args() {
+  if command -v perf > /dev/null && perf record -o /dev/null -- true > /dev/null 2>&1; then
+    echo "--perf-record $PERF_DIR/$1.data"
+  fi
+}
+perf_summary() {
+  local data=$PERF_DIR/$1.data
+  [[ -f $data ]] || return 0
+  {
+    echo "# perf record -F 999 -g -p <server pid> during the measured window of '$1'"
+    echo "## CPU samples by thread name"
+    perf report -i "$data" --no-children --sort comm --stdio -g none 2> /dev/null | grep '%' | head -12
+    echo "## by library"
+    perf report -i "$data" --no-children --sort dso --stdio -g none 2> /dev/null | grep '%' | head -10
+    echo "## top functions (self)"
+    perf report -i "$data" --no-children --sort dso,sym --stdio -g none 2> /dev/null | grep '%' | head -40 | cut -c1-160
+  } > "$OUT/perf-$1.txt"
+}
+
 # run NAME ARGS...: one scenario, its JSON, its log and its exact command line.
 run() {
   local name=$1
@@ -56,29 +78,35 @@ run() {
   echo "${cmd[*]}" > "$OUT/$name.cmd"
   echo "+ ${cmd[*]}" >&2
   local start=$SECONDS
-  if "${cmd[@]}" > "$OUT/$name.txt" 2> "$OUT/$name.log"; then :; else echo "run-all: $name exited $?" >&2; fi
+  if "${cmd[@]}" > "$OUT/$name.txt"; then :; else echo "run-all: $name exited $?" >&2; fi
   cat "$OUT/$name.txt"
   echo "($name took $((SECONDS - start)) s)" >&2
 }
 
 if [[ $QUICK == 1 ]]; then
-  IDLE=200; PAIRS=50; RATE=1000; DUR=3; GROUPS=2; MEMBERS=50; GRATE=100; STORM=200; STEPS=3; STEP=2
+  IDLE=200; PAIRS=50; RATE=1000; DUR=3; NGROUPS=2; MEMBERS=50; GRATE=100; STORM=200; STEPS=3; STEP=2; GDUR=2; RPAIRS=10
 else
-  IDLE=19000; PAIRS=500; RATE=2000; DUR=15; GROUPS=4; MEMBERS=500; GRATE=400; STORM=5000; STEPS=9; STEP=5
+  IDLE=19000; PAIRS=500; RATE=1000; DUR=15; NGROUPS=4; MEMBERS=500; GRATE=400; STORM=5000; STEPS=9; STEP=5; GDUR=5; RPAIRS=20
 fi
 
 run idle --scenario idle --connections "$IDLE" --duration 10
 run saturate --scenario saturate --pairs "$PAIRS" --start-rate 1000 --rate-factor 1.5 --max-steps "$STEPS" \
   --step-duration "$STEP" --drain-timeout-ms 20000 --plot "$OUT/saturate.svg"
-# pairs at a moderate fixed rate (durable), and the same with --durability os
+# pairs at half the highest rate saturate sustained (at least 1,000 msg/s): the latency of a
+# server that is busy but not saturated; then the same with --durability os.
+best=$(jq -r '.results.max_delivered_msg_per_s_within_limit // 0' "$OUT/saturate.json" 2>/dev/null || echo 0)
+RATE=$(python3 -c "print(max($RATE, int(float('${best:-0}') / 2 / 100) * 100))")
 run pairs --scenario pairs --pairs "$PAIRS" --rate "$RATE" --duration "$DUR" --plot "$OUT/pairs-latency.svg"
 run pairs-os --scenario pairs --pairs "$PAIRS" --rate "$RATE" --duration "$DUR" --durability os \
-  --plot "$OUT/pairs-os-latency.svg"
+  --plot "$OUT/pairs-os-latency.svg" $(perf_args pairs-os)
+perf_summary pairs-os
 run saturate-os --scenario saturate --pairs "$PAIRS" --start-rate 2000 --rate-factor 1.5 --max-steps "$STEPS" \
   --step-duration "$STEP" --durability os --drain-timeout-ms 20000 --plot "$OUT/saturate-os.svg"
-run group --scenario group --groups "$GROUPS" --members "$MEMBERS" --rate "$GRATE" --duration "$DUR" \
-  --drain-timeout-ms 30000 --plot "$OUT/group-latency.svg"
-run receipts --scenario receipts --pairs "$PAIRS" --rate "$RATE" --duration "$DUR"
+run group --scenario group --groups "$NGROUPS" --members "$MEMBERS" --rate "$GRATE" --duration "$GDUR" \
+  --drain-timeout-ms 60000 --plot "$OUT/group-latency.svg" $(perf_args group)
+perf_summary group
+# receipts: few conversations with many messages each, so that coalescing has something to coalesce
+run receipts --scenario receipts --pairs "$RPAIRS" --rate "$RATE" --duration "$DUR"
 run storm --scenario storm --connections "$STORM" --rate 1000 --duration 10 --backoff-base-ms 100 \
   --backoff-max-ms 2000 --storm-timeout 60
 
@@ -90,7 +118,7 @@ for micro in frames store; do
     echo "$bin --benchmark_min_time=$MIN_TIME" > "$OUT/micro-$micro.cmd"
     echo "+ $bin" >&2
     "$bin" --benchmark_min_time="$MIN_TIME" --benchmark_out="$OUT/micro-$micro.json" \
-      --benchmark_out_format=json > "$OUT/micro-$micro.txt" 2> "$OUT/micro-$micro.log" || true
+      --benchmark_out_format=json > "$OUT/micro-$micro.txt" || true
   fi
 done
 

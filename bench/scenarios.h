@@ -53,6 +53,8 @@ struct Options {
   std::string json_path;
   std::string plot_path;
   bool fail_on_error = false;
+  bool tolerate_resync_races = false;
+  std::string perf_out;  // perf record the server during the (first) measured window
 };
 
 // Runs the scenario; returns the process exit code (1 when --fail-on-error

@@ -75,6 +75,10 @@ struct ClientOptions {
   // How long a seq gap may stay open before history is asked to fill it.
   std::chrono::milliseconds gap_fill_delay{std::chrono::milliseconds(300)};
   bool send_delivered_receipts = true;
+  // Live frames carry no cursor: after this many of them the client syncs
+  // again (getting nothing new) just to advance and persist its cursor, so a
+  // later reconnect does not re-download a long live session. 0: never.
+  size_t resync_after_live_frames = 500;
   std::function<void(const Event&)> on_event;  // optional; see the threading note
 };
 

@@ -115,6 +115,7 @@ class Client::Impl {
   std::set<std::string> gap_requests_;  // conversations with a history request in flight
   std::set<std::string> unsupported_;   // frame kinds this server refused on this connection
   uint64_t next_id_ = 0;
+  size_t live_frames_ = 0;  // released since the last sync while live
   bool ready_ = false, syncing_ = false, live_ = false, stopping_ = false, skip_wait_ = false;
   bool gap_armed_ = false, flush_armed_ = false, retry_armed_ = false, dirty_ = false;
 };

@@ -16,6 +16,7 @@ void Client::Impl::Write(json::object frame, const std::string& id) {
 
 void Client::Impl::StartSync() {
   syncing_ = true;
+  live_frames_ = 0;
   json::object frame{{"op", "sync"}};
   if (!cursor_.empty()) frame["cursor"] = cursor_;
   Write(std::move(frame), "y:");
@@ -64,6 +65,10 @@ void Client::Impl::Release(std::vector<Sequenced> items) {
   MarkDirty();
   SendReceipts();
   UpdateSafeCursor();
+  if (live_ && !syncing_ && options_.resync_after_live_frames > 0) {
+    live_frames_ += items.size();
+    if (live_frames_ >= options_.resync_after_live_frames) StartSync();  // advances the cursor
+  }
 }
 
 void Client::Impl::QueueReceipt(const std::string& kind, const std::string& conversation_id,

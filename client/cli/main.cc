@@ -22,6 +22,9 @@ int Main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"parley-cli: terminal client for the Parley chat server"};
   app.require_subcommand(1);
+  app.footer(
+      "Exit codes: 0 ok, 1 refused by the server, 2 bad command line, 3 not logged in or\n"
+      "session refused, 4 server unreachable or unavailable. Errors go to stderr.");
   Context ctx;
   std::string server_flag;
   app.add_option("--server", server_flag, "server URL (default: the logged-in one, else " +

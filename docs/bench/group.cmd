@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario group --groups 0 --members 50 --rate 100 --duration 3 --drain-timeout-ms 30000 --plot docs/bench/group-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/group.json
+build-bench/bench/parley-bench --scenario group --groups 4 --members 500 --rate 400 --duration 5 --drain-timeout-ms 60000 --plot docs/bench/group-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/group.json

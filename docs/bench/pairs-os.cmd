@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario pairs --pairs 50 --rate 1000 --duration 3 --durability os --plot docs/bench/pairs-os-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/pairs-os.json
+build-bench/bench/parley-bench --scenario pairs --pairs 500 --rate 1100 --duration 15 --durability os --plot docs/bench/pairs-os-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/pairs-os.json

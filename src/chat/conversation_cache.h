@@ -20,7 +20,9 @@ struct MemberRef {
 };
 
 struct ConversationInfo {
-  store::ConversationKind kind = store::ConversationKind::kDirect;
+  // Kind and posting rule; empty until read from the conversation's record
+  // (an entry may hold only members).
+  std::optional<store::ConversationKind> kind;
   std::string posting = "all";
   // Current members; null until loaded.
   std::shared_ptr<const std::vector<MemberRef>> members;

@@ -157,6 +157,10 @@ void GroupService::SetRole(std::string actor, std::string conversation_id, std::
   chat_.RunBlocking([=, this, done = std::move(done)] {
     auto c = GroupRecord(conversation_id);
     if (!c.ok()) return done(c.status());
+    auto me = store_.GetMember(conversation_id, actor);
+    if (!me.ok() || !me->current() || me->role != store::Role::kAdmin) {
+      return done(Forbidden("only admins change roles"));
+    }
     auto target = store_.GetMember(conversation_id, user_id);
     if (!target.ok() || !target->current()) return done(NotFound("not a member: " + user_id));
     if (target->role == store::Role::kAdmin && role == store::Role::kMember) {

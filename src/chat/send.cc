@@ -72,7 +72,7 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
     return Forbidden("not a member of this conversation");
   }
   auto info = cache_.Get(f.conversation_id);
-  if (!info) {
+  if (!info || !info->kind) {
     auto conversation = store_.GetConversation(f.conversation_id);
     if (!conversation.ok()) {
       if (conversation.status().code() == Code::kNotFound) {
@@ -80,7 +80,8 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
       }
       return conversation.status();
     }
-    info = ConversationInfo{conversation->kind, conversation->posting, nullptr};
+    info = ConversationInfo{conversation->kind, conversation->posting,
+                            info ? info->members : nullptr};
     cache_.Put(f.conversation_id, *info);
   }
   Resolved out;

@@ -156,6 +156,15 @@ TEST_F(GroupFanoutTest, FiveHundredMembersManySessionsWithConcurrentChurn) {
   }
   ASSERT_EQ(final_seq, 1 + kSenders * kPerSender + (kUsers - kLateFirst) + static_cast<int64_t>(kRemoved.size()) + 1);
 
+  {
+    int64_t lo = added_at.begin()->second, hi = lo;
+    for (auto& [u, s] : added_at) lo = std::min(lo, s), hi = std::max(hi, s);
+    for (auto& [u, s] : removed_at) lo = std::min(lo, s), hi = std::max(hi, s);
+    int between = 0;
+    for (auto& [s, id] : message_at) between += s > lo && s < hi;
+    std::cerr << "[fanout] membership events span seqs " << lo << ".." << hi << " with " << between
+              << " messages interleaved; final seq " << final_seq << "\n";
+  }
   auto expected = [&](int u, bool from_creation) {
     Expected e{from_creation ? 1 : 2, final_seq};  // sessions connected after `created`
     if (added_at.count(u)) e.first = added_at.at(u);

@@ -377,5 +377,25 @@ TEST_F(PresenceTypingTest, UnrefreshedStartExpiresWithStop) {
   EXPECT_EQ(Str(*stop, "conversation_id"), d);
 }
 
+class TypingFanoutLimitTest : public PresenceTypingTest {
+ protected:
+  std::vector<std::string> ExtraArgs() override { return {"--typing-fanout-limit", "3"}; }
+};
+
+TEST_F(TypingFanoutLimitTest, GroupsAboveTheLimitGetNoTyping) {
+  auto alice = NewUser("alice"), bob = NewUser("bob"), carol = NewUser("carol"), dave = NewUser("dave");
+  std::string small = CreateGroup(http(), alice.token, "three", {bob.id, carol.id});
+  std::string large = CreateGroup(http(), alice.token, "four", {bob.id, carol.id, dave.id});
+  ASSERT_FALSE(small.empty() || large.empty());
+  auto a = ConnectReady(port(), alice.token);
+  auto b = ConnectReady(port(), bob.token);
+  ASSERT_TRUE(a->SendJson(TypingFrame(small, "start")));
+  EXPECT_TRUE(NextTyping(*b, small, "start")) << "3 members: within the limit";
+  ASSERT_TRUE(a->SendJson(TypingFrame(large, "start")));
+  auto got = b->ReadUntil([&](auto& f) { return Op(f) == "typing" && Str(f, "conversation_id") == large; }, 1s);
+  EXPECT_FALSE(got) << "4 members > limit 3, yet forwarded: " << Dump(*got);
+  ASSERT_TRUE(a->SendJson(TypingFrame(small, "stop")));
+}
+
 }  // namespace
 }  // namespace parley::testing

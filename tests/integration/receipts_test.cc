@@ -357,5 +357,33 @@ TEST_F(ReceiptCoalescingTest, TenThousandFramesMakeAtMostTwoStoreWrites) {
   EXPECT_EQ(Int(*peer, "peer_delivered_seq"), 50);
 }
 
+// Groups above --receipt-fanout-limit forward receipts only to the reader's
+// own sessions; smaller ones to every member.
+class ReceiptFanoutLimitTest : public ReceiptsTest {
+ protected:
+  std::vector<std::string> ExtraArgs() override {
+    return {"--receipt-flush-ms", "100", "--receipt-fanout-limit", "3"};
+  }
+};
+
+TEST_F(ReceiptFanoutLimitTest, LargeGroupsKeepReceiptsToTheReader) {
+  auto alice = NewUser("alice"), bob = NewUser("bob"), carol = NewUser("carol"), dave = NewUser("dave");
+  std::string small = CreateGroup(http(), alice.token, "three", {bob.id, carol.id});
+  std::string large = CreateGroup(http(), alice.token, "four", {bob.id, carol.id, dave.id});
+  ASSERT_FALSE(small.empty() || large.empty());
+  auto a = ConnectReady(port(), alice.token);
+  auto b1 = ConnectReady(port(), bob.token);
+  auto b2 = ConnectReady(port(), bob.token);
+  ASSERT_TRUE(b1->SendJson(ReceiptFrame(small, "read", 1)));
+  EXPECT_TRUE(WaitReceiptPair(*a, small, bob.id, 1, 1)) << "3 members: within the limit";
+  ASSERT_TRUE(b1->SendJson(ReceiptFrame(large, "read", 1)));
+  EXPECT_TRUE(WaitReceiptPair(*b2, large, bob.id, 1, 1)) << "the reader's own sessions";
+  json::object got;
+  EXPECT_TRUE(NoReceiptFor(*a, large, 700ms, &got)) << "4 members > limit 3, yet forwarded: " << Dump(got);
+  bool leaked = false;
+  for (auto& f : HttpSyncAll(http(), alice.token)) leaked = leaked || (Op(f) == "receipt" && Str(f, "conversation_id") == large);
+  EXPECT_FALSE(leaked) << "sync replays a large group's receipts to other members";
+}
+
 }  // namespace
 }  // namespace parley::testing
