@@ -98,6 +98,8 @@ w(f"| disk | one 4 KiB write + fsync (`dd oflag=dsync`) takes {machine.get('fsyn
 w(f"| build | {machine.get('build_type', '?')} |")
 w(f"| load average | {machine.get('loadavg', '?')} at the start, {machine.get('loadavg_end', '?')} at the end; "
   f"{machine.get('compilers_running', '?')} compiler processes running at the start |")
+if machine.get("nice", "0") not in ("", "0"):
+    w(f"| priority | the bench and its server ran at `nice -n {machine['nice']}` (ahead of background jobs) |")
 if machine.get("quick") == "1":
     w("| sizes | **QUICK=1** (tiny sizes, for checking the suite, not for reading numbers) |")
 w("")

@@ -91,6 +91,9 @@ int Serve(const ServerConfig& c) {
   chat::ReceiptService receipts(**store, directory, relations, clock, metrics,
                                 {.flush_ms = c.receipt_flush_ms,
                                  .fanout_limit = c.receipt_fanout_limit});
+  receipts.SetCommitHook([&chat](const std::string& conversation_id, uint64_t version) {
+    chat.NoteCommitted(conversation_id, version);
+  });
   chat.SetStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
     receipts.MessageStored(e, kind);
   });

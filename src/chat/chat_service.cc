@@ -1,5 +1,6 @@
 #include "chat/chat_service.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace parley::chat {
@@ -23,7 +24,62 @@ ChatService::ChatService(store::Store& store, directory::SessionDirectory& direc
                                              "From a send's arrival to its durable ack",
                                              LatencyBuckets())),
       shards_(options.shard_threads, "chat-shard"),
-      readers_(options.reader_threads, "chat-read") {}
+      readers_(options.reader_threads, "chat-read") {
+  applied_version_ = store_.CommittedVersion();  // all of it is in the store already
+}
+
+void ChatService::NoteCommitted(const std::string& conversation_id, uint64_t version) {
+  {
+    std::lock_guard lock(index_mu_);
+    uint64_t& v = conversation_versions_[conversation_id];
+    v = std::max(v, version);
+  }
+  // Callbacks run in commit order, so every lower version is applied too.
+  uint64_t seen = applied_version_.load();
+  while (seen < version && !applied_version_.compare_exchange_weak(seen, version)) {
+  }
+}
+
+uint64_t ChatService::ConversationVersion(const std::string& conversation_id) {
+  {
+    std::lock_guard lock(index_mu_);
+    auto it = conversation_versions_.find(conversation_id);
+    if (it != conversation_versions_.end()) return it->second;
+  }
+  auto c = store_.GetConversation(conversation_id);
+  uint64_t stored = c.ok() ? c->last_version : 0;
+  std::lock_guard lock(index_mu_);
+  uint64_t& v = conversation_versions_[conversation_id];
+  v = std::max(v, stored);  // a commit may have raised it meanwhile
+  return v;
+}
+
+Result<std::shared_ptr<const std::vector<store::MemberRecord>>> ChatService::Memberships(
+    const std::string& user_id) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(index_mu_);
+    UserIndex& u = users_[user_id];
+    if (u.memberships) return u.memberships;
+    generation = u.generation;
+  }
+  auto list = store_.ListUserConversations(user_id);
+  if (!list.ok()) return list.status();
+  auto shared = std::make_shared<const std::vector<store::MemberRecord>>(std::move(*list));
+  std::lock_guard lock(index_mu_);
+  UserIndex& u = users_[user_id];
+  if (u.generation == generation) u.memberships = shared;  // else a change raced the read
+  return shared;
+}
+
+void ChatService::InvalidateMemberships(const std::vector<std::string>& users) {
+  std::lock_guard lock(index_mu_);
+  for (const std::string& user : users) {
+    UserIndex& u = users_[user];
+    ++u.generation;
+    u.memberships.reset();
+  }
+}
 
 ChatService::~ChatService() { Shutdown(); }
 

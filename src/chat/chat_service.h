@@ -8,6 +8,7 @@
 // threads and must not block.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -81,6 +82,11 @@ class ChatService {
   void AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
                    std::function<void(Result<store::AppendResult>)> done);
 
+  // Called on the store's commit thread, in commit order, for every commit
+  // that moves a conversation's version (entries and receipts): keeps the
+  // sync index exact without store reads.
+  void NoteCommitted(const std::string& conversation_id, uint64_t version);
+
   // Runs `task` on a reader thread (for other blocking domain calls).
   void RunBlocking(std::function<void()> task) { readers_.Post(std::move(task)); }
   // The same, in order with other tasks of the same key.
@@ -119,9 +125,25 @@ class ChatService {
                              uint64_t after, uint64_t snapshot,
                              std::vector<std::pair<uint64_t, std::string>>& out);
 
+  // The sync index: which conversations changed after a cursor, without
+  // reading every conversation of the user from the store.
+  uint64_t ConversationVersion(const std::string& conversation_id);
+  Result<std::shared_ptr<const std::vector<store::MemberRecord>>> Memberships(
+      const std::string& user_id);
+  void InvalidateMemberships(const std::vector<std::string>& users);
+
   store::Store& store_;
   directory::SessionDirectory& directory_;
   Relations& relations_;
+  std::mutex index_mu_;
+  std::unordered_map<std::string, uint64_t> conversation_versions_;  // guarded by index_mu_
+  struct UserIndex {
+    uint64_t generation = 0;  // bumped on every membership change of the user
+    std::shared_ptr<const std::vector<store::MemberRecord>> memberships;
+  };
+  std::unordered_map<std::string, UserIndex> users_;  // guarded by index_mu_
+  // Highest version whose index updates are applied: what a sync may cover.
+  std::atomic<uint64_t> applied_version_{0};
   StoredHook stored_hook_;
   const Clock& clock_;
   Snowflake& ids_;

@@ -45,16 +45,18 @@ void ChatService::Sync(std::string user_id, std::string cursor,
 }
 
 Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after_version) {
-  // Everything up to `snapshot` is readable; later commits arrive live or next time.
-  const uint64_t snapshot = store_.CommittedVersion();
-  auto memberships = store_.ListUserConversations(user_id);
-  if (!memberships.ok()) return memberships.status();
+  // Everything up to `snapshot` is indexed and readable; later commits arrive
+  // live or next time. Only conversations whose version moved are read.
+  const uint64_t snapshot = applied_version_.load();
+  auto memberships_or = Memberships(user_id);
+  if (!memberships_or.ok()) return memberships_or.status();
+  const auto& memberships = *memberships_or;
   const size_t limit = options_.sync_page_limit;
   std::vector<std::pair<uint64_t, std::string>> changed;  // (version, frame)
   for (const store::MemberRecord& m : *memberships) {
+    if (ConversationVersion(m.conversation_id) <= after_version) continue;
     auto conversation = store_.GetConversation(m.conversation_id);
     if (!conversation.ok()) return conversation.status();
-    if (conversation->last_version <= after_version) continue;
     auto entries = store_.ReadSinceVersion(m.conversation_id, after_version, limit + 1);
     if (!entries.ok()) return entries.status();
     for (auto& e : *entries) {

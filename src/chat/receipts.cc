@@ -90,7 +90,10 @@ void ReceiptService::Flush() {
     r.receipt = store::ReceiptRecord{key.first, key.second, p.delivered, p.read, 0, clock_.NowMs()};
     auto done = std::make_shared<std::promise<Result<store::AppendResult>>>();
     writes.push_back(done->get_future());
-    store_.Append(std::move(r), [done](Result<store::AppendResult> result) {
+    store_.Append(std::move(r), [this, done](Result<store::AppendResult> result) {
+      if (result.ok() && result->changed && commit_hook_) {
+        commit_hook_(result->receipt->conversation_id, result->receipt->version);
+      }
       done->set_value(std::move(result));
     });
   }

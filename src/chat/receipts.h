@@ -41,6 +41,11 @@ class ReceiptService {
   // Called for every stored message: starts its ack→delivered latency clock.
   void MessageStored(const store::EntryRecord& entry, store::ConversationKind kind);
 
+  // Runs on the commit thread for every stored receipt change (the sync index).
+  void SetCommitHook(std::function<void(const std::string& conversation_id, uint64_t version)> hook) {
+    commit_hook_ = std::move(hook);
+  }
+
   // Who gets `receipt` frames of `owner` in this conversation.
   std::vector<std::string> Audience(const store::ConversationRecord& c, const std::string& owner);
 
@@ -58,6 +63,7 @@ class ReceiptService {
   Relations& relations_;
   const Clock& clock_;
   const ReceiptOptions options_;
+  std::function<void(const std::string&, uint64_t)> commit_hook_;
   Counter& frames_in_;
   Counter& store_writes_;
   Counter& forwarded_;

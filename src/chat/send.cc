@@ -49,6 +49,14 @@ void ChatService::Send(SendRequest request, AckCallback done) {
     store_.Append(std::move(resolved->request),
                   [this, request = std::move(request), done = std::move(done), accepted_ms,
                    conversation_id](Result<store::AppendResult> result) mutable {
+                    // On the commit thread, in commit order: the sync index first.
+                    if (result.ok() && !result->duplicate_of) {
+                      if (result->conversation_created) {
+                        auto pair = DirectMembers(conversation_id);
+                        if (pair) InvalidateMemberships({pair->first, pair->second});
+                      }
+                      NoteCommitted(conversation_id, result->entry.version);
+                    }
                     // Back onto the conversation's shard: ack and fan-out in seq order.
                     shards_.PostTo(conversation_id, [this, request = std::move(request),
                                                      done = std::move(done), accepted_ms,
@@ -237,8 +245,17 @@ namespace parley::chat {
 void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
                               std::function<void(Result<store::AppendResult>)> done) {
   std::string conversation_id = request.entry.conversation_id;
+  // Sync reads memberships for their seq ranges only (not roles): joins and
+  // leaves are what make a user's cached list stale.
+  std::vector<std::string> changed_users = request.remove_members;
+  for (const auto& m : request.add_members) changed_users.push_back(m.user_id);
   store_.Append(std::move(request), [this, conversation_id, also_to = std::move(also_to),
+                                     changed_users = std::move(changed_users),
                                      done = std::move(done)](Result<store::AppendResult> result) mutable {
+    if (result.ok() && !result->duplicate_of) {  // on the commit thread, in commit order
+      InvalidateMemberships(changed_users);
+      NoteCommitted(conversation_id, result->entry.version);
+    }
     shards_.PostTo(conversation_id, [this, also_to = std::move(also_to), done = std::move(done),
                                      result = std::move(result)]() mutable {
       if (result.ok() && !result->duplicate_of) {

@@ -1,1 +1,0 @@
-build-bench/bench/parley-bench --scenario group --groups 4 --members 500 --rate 400 --duration 5 --drain-timeout-ms 60000 --plot docs/bench/group-latency.svg --start-server build-bench/src/app/parley-server --json docs/bench/group.json
