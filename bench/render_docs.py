@@ -96,8 +96,8 @@ w(f"| commit | `{machine.get('commit', '?')}`" + (f" (+{dirty} uncommitted chang
 w(f"| machine | {machine.get('nproc', '?')} cores ({machine.get('cpu', '?')}), {machine.get('memory', '?')} memory, Linux {machine.get('kernel', '?')} |")
 w(f"| disk | one 4 KiB write + fsync (`dd oflag=dsync`) takes {machine.get('fsync_ms', '?')} ms |")
 w(f"| build | {machine.get('build_type', '?')} |")
-w(f"| load average | {machine.get('loadavg', '?')} at the start, {machine.get('loadavg_end', '?')} at the end; "
-  f"{machine.get('compilers_running', '?')} compiler processes running at the start |")
+w(f"| load average | {machine.get('loadavg', '?')} at the start, {machine.get('loadavg_end', '?')} at the end "
+  f"(compiler processes running at the start: {machine.get('compilers_running', '?')}) |")
 if machine.get("nice", "0") not in ("", "0"):
     w(f"| priority | the bench and its server ran at `nice -n {machine['nice']}` (ahead of background jobs) |")
 if machine.get("quick") == "1":
@@ -160,6 +160,12 @@ for name, d in [("idle", idle), ("saturate", sat), ("saturate-os", sat_os), ("pa
     w(f"| {name} | {num(c.get('delivered_unique'))} | {num(c.get('lost'))} | {num(c.get('duplicates'))} | "
       f"{num(c.get('out_of_order_seq'))} / {num(c.get('out_of_order_sender'))} | {num(errors)} | {verdict} |")
 w("")
+if storm and g(storm, "correctness", "resync_duplicates", default=0) + g(storm, "correctness", "resync_out_of_order_seq", default=0) > 0:
+    c = storm["correctness"]
+    w(f"storm: {c['resync_duplicates']} of its duplicates and {c['resync_out_of_order_seq']} of its order violations "
+      "happened while a reconnected session's first `sync` ran: live frames reach a new session before its first "
+      "sync and the sync then replays older entries (see the findings).")
+    w("")
 
 # ---------------------------------------------------------------- findings
 analysis = os.path.join(root, "bench", "analysis.md")
@@ -391,6 +397,26 @@ for micro, title in [("frames", "JSON frame codec (`protocol::DecodeClientFrame`
             w(f"| {parts.get('appenders')} | {'fsync' if parts.get('sync') == '1' else 'off'} | "
               f"{num(b.get('items_per_second'))} | {num(b.get('batch'), '{:.1f}')} |")
     w("")
+
+# ---------------------------------------------------------------- usage
+w("## Running one scenario")
+w("")
+w("```sh")
+w("B=build-bench/bench/parley-bench S=build-bench/src/app/parley-server")
+w("$B --scenario pairs --start-server $S --pairs 100 --rate 2000 --duration 10 --json pairs.json --plot pairs.svg")
+w("$B --scenario saturate --start-server $S --pairs 500 --start-rate 1000 --rate-factor 1.5 --plot saturate.svg")
+w("$B --scenario group --start-server $S --groups 2 --members 500 --rate 100 --duration 10")
+w("$B --scenario storm --start-server $S --connections 2000 --rate 500 --duration 10   # kill -9 + restart")
+w("# against a running server (its --login-rate-per-min, --send-rate and --send-burst must allow the load):")
+w("$B --scenario idle --server 127.0.0.1:8080 --server-pid $(pgrep -xo parley-server) --connections 5000")
+w("$B --help   # every option")
+w("```")
+w("")
+w("`--fail-on-error` makes any loss, duplicate, order violation, misrouted message or error exit 1; "
+  "`ctest -L bench-smoke` runs every scenario for a few seconds that way against a fresh server, and "
+  "`ctest -R '^(Histogram|Checker|SeqSet|FlatJson|WsCodec)'` runs the bench's unit tests. "
+  "`--perf-record FILE` profiles the server with `perf record -g` during the measured window.")
+w("")
 
 # ---------------------------------------------------------------- method
 w("## Method")

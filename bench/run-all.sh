@@ -11,12 +11,14 @@
 #   bench/run-all.sh            # the standard suite
 #   QUICK=1 bench/run-all.sh    # tiny sizes, to check that the suite runs
 #   BUILD_DIR=build bench/run-all.sh
+#   OUT=/tmp/b DOC=/tmp/b/benchmarks.md bench/run-all.sh   # elsewhere
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD_DIR=${BUILD_DIR:-build-bench}
 QUICK=${QUICK:-0}
-OUT=docs/bench
+OUT=${OUT:-docs/bench}   # results, plots, logs
+DOC=${DOC:-docs/benchmarks.md}
 BENCH=$BUILD_DIR/bench/parley-bench
 SERVER=$BUILD_DIR/src/app/parley-server
 
@@ -132,5 +134,5 @@ for micro in frames store; do
 done
 
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/machine.txt"
-python3 bench/render_docs.py "$OUT" docs/benchmarks.md
-echo "run-all: wrote docs/benchmarks.md and $OUT/" >&2
+python3 bench/render_docs.py "$OUT" "$DOC"
+echo "run-all: wrote $DOC and $OUT/" >&2

@@ -9,8 +9,9 @@ namespace parley::client {
 namespace {
 
 std::string NewClientMsgId() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   static_cast<uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))};
+  thread_local std::mt19937_64 rng{
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))};
   static const char* kHex = "0123456789abcdef";
   std::string id = "c-";
   for (int i = 0; i < 2; ++i) {
@@ -24,19 +25,32 @@ std::string NewClientMsgId() {
 
 const char* EventTypeName(EventType type) {
   switch (type) {
-    case EventType::kConnected: return "connected";
-    case EventType::kSynced: return "synced";
-    case EventType::kDisconnected: return "disconnected";
-    case EventType::kReconnecting: return "reconnecting";
-    case EventType::kGaveUp: return "gave_up";
-    case EventType::kMessage: return "message";
-    case EventType::kGroupEvent: return "event";
-    case EventType::kAck: return "ack";
-    case EventType::kSendFailed: return "send_failed";
-    case EventType::kReceipt: return "receipt";
-    case EventType::kTyping: return "typing";
-    case EventType::kPresence: return "presence";
-    case EventType::kError: return "error";
+    case EventType::kConnected:
+      return "connected";
+    case EventType::kSynced:
+      return "synced";
+    case EventType::kDisconnected:
+      return "disconnected";
+    case EventType::kReconnecting:
+      return "reconnecting";
+    case EventType::kGaveUp:
+      return "gave_up";
+    case EventType::kMessage:
+      return "message";
+    case EventType::kGroupEvent:
+      return "event";
+    case EventType::kAck:
+      return "ack";
+    case EventType::kSendFailed:
+      return "send_failed";
+    case EventType::kReceipt:
+      return "receipt";
+    case EventType::kTyping:
+      return "typing";
+    case EventType::kPresence:
+      return "presence";
+    case EventType::kError:
+      return "error";
   }
   return "unknown";
 }
@@ -90,7 +104,8 @@ void Client::Impl::Stop() {
   Post([this] {
     stopping_ = true;
     if (conn_) conn_->Abort();
-    for (auto* t : {&wait_timer_, &ready_timer_, &gap_timer_, &flush_timer_, &retry_timer_}) t->cancel();
+    for (auto* t : {&wait_timer_, &ready_timer_, &gap_timer_, &flush_timer_, &retry_timer_})
+      t->cancel();
     Persist();
   });
   work_.reset();
@@ -124,7 +139,9 @@ void Client::Stop() { impl_->Stop(); }
 
 std::string Client::Send(const Target& to, std::string content, std::string type) {
   std::string id = NewClientMsgId();
-  json::object frame{{"op", "send"}, {"content", std::move(content)}, {"type", std::move(type)},
+  json::object frame{{"op", "send"},
+                     {"content", std::move(content)},
+                     {"type", std::move(type)},
                      {"client_msg_id", id}};
   if (!to.conversation_id.empty()) {
     frame["conversation_id"] = to.conversation_id;
@@ -145,7 +162,8 @@ void Client::MarkRead(const std::string& conversation_id, uint64_t seq) {
 }
 
 void Client::SetTyping(const std::string& conversation_id, bool typing) {
-  impl_->Post([impl = impl_.get(), conversation_id, typing] { impl->Typing(conversation_id, typing); });
+  impl_->Post(
+      [impl = impl_.get(), conversation_id, typing] { impl->Typing(conversation_id, typing); });
 }
 
 void Client::SubscribePresence(const std::vector<std::string>& users) {

@@ -24,7 +24,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -58,8 +57,8 @@ struct Event {
   EventType type;
   std::string conversation_id;
   uint64_t seq = 0;
-  boost::json::object frame;  // the server frame, when there is one
-  std::string detail;         // human-readable context (errors, disconnects)
+  boost::json::object frame;              // the server frame, when there is one
+  std::string detail;                     // human-readable context (errors, disconnects)
   std::chrono::milliseconds retry_in{0};  // kReconnecting
 };
 
@@ -123,8 +122,8 @@ class Client {
   // The next queued event, waiting up to `timeout`. Only without on_event.
   std::optional<Event> NextEvent(std::chrono::milliseconds timeout);
 
-  bool connected() const;      // ready received and not yet disconnected
-  bool live() const;           // connected and synced
+  bool connected() const;        // ready received and not yet disconnected
+  bool live() const;             // connected and synced
   size_t pending_sends() const;  // outbox size
   std::string user_id() const;   // from `ready`, empty before
 

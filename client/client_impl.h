@@ -2,11 +2,10 @@
 // "io thread" line is touched only on the client's io thread.
 #pragma once
 
+#include <atomic>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>

@@ -20,8 +20,12 @@ net::awaitable<void> Client::Impl::RunLoop() {
     }
     std::optional<Millis> delay = backoff_.Next(d.floor);
     if (!delay) {
-      Emit(Event{EventType::kGaveUp, "", 0, {},
-                 "gave up after " + std::to_string(backoff_.attempts()) + " attempts: " + d.detail});
+      Emit(
+          Event{EventType::kGaveUp,
+                "",
+                0,
+                {},
+                "gave up after " + std::to_string(backoff_.attempts()) + " attempts: " + d.detail});
       break;
     }
     if (skip_wait_) delay = Millis(0);
@@ -148,7 +152,8 @@ void Client::Impl::OnSequenced(json::object frame) {
   Sequenced item{StrField(frame, "conversation_id"), UintField(frame, "seq"),
                  StrField(frame, "message_id"), std::move(frame)};
   if (item.conversation_id.empty() || item.seq == 0) {
-    return Emit(Event{EventType::kError, "", 0, std::move(item.frame), "frame without conversation_id/seq"});
+    return Emit(Event{EventType::kError, "", 0, std::move(item.frame),
+                      "frame without conversation_id/seq"});
   }
   Release(ordering_.Offer(std::move(item)));
   if (ordering_.held() > 0) ArmGapTimer();

@@ -82,7 +82,10 @@ void Client::Impl::SendReceipts() {
   if (!ready_) return;  // kept until the next connection
   if (unsupported_.count("receipt")) return receipts_.clear();
   for (const auto& [key, seq] : receipts_) {
-    Write({{"op", "receipt"}, {"conversation_id", key.second}, {"kind", key.first}, {"up_to_seq", seq}},
+    Write({{"op", "receipt"},
+           {"conversation_id", key.second},
+           {"kind", key.first},
+           {"up_to_seq", seq}},
           "r:");
   }
   receipts_.clear();
@@ -90,7 +93,9 @@ void Client::Impl::SendReceipts() {
 
 void Client::Impl::Typing(const std::string& conversation_id, bool typing) {
   if (unsupported_.count("typing")) return;
-  Write({{"op", "typing"}, {"conversation_id", conversation_id}, {"state", typing ? "start" : "stop"}},
+  Write({{"op", "typing"},
+         {"conversation_id", conversation_id},
+         {"state", typing ? "start" : "stop"}},
         "t:");
 }
 
@@ -105,7 +110,8 @@ void Client::Impl::Presence(const std::vector<std::string>& users, bool subscrib
     }
   }
   if (unsupported_.count("presence")) return;
-  Write({{"op", subscribe ? "presence.subscribe" : "presence.unsubscribe"}, {"users", std::move(list)}},
+  Write({{"op", subscribe ? "presence.subscribe" : "presence.unsubscribe"},
+         {"users", std::move(list)}},
         "p:");
 }
 
@@ -123,8 +129,10 @@ void Client::Impl::FillGaps() {
   if (!live_) return;  // the end of the running sync re-arms
   for (const auto& [conversation, watermark] : ordering_.Gaps()) {
     if (!gap_requests_.insert(conversation).second) continue;
-    json::object frame{{"op", "history"}, {"conversation_id", conversation},
-                       {"after_seq", watermark}, {"limit", 200}};
+    json::object frame{{"op", "history"},
+                       {"conversation_id", conversation},
+                       {"after_seq", watermark},
+                       {"limit", 200}};
     frame["id"] = "h:" + conversation;
     conn_->Write(json::serialize(frame));
   }

@@ -2,7 +2,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-
 #include <cctype>
 
 #include "client/transport.h"
@@ -21,7 +20,8 @@ Status ErrorOf(const internal::HttpReply& reply) {
   if (!ec && doc.is_object()) {
     if (auto* err = doc.get_object().if_contains("error"); err && err->is_object()) {
       const json::object& e = err->get_object();
-      if (auto* c = e.if_contains("code"); c && c->is_string()) code = CodeFromName(std::string(c->get_string()));
+      if (auto* c = e.if_contains("code"); c && c->is_string())
+        code = CodeFromName(std::string(c->get_string()));
       if (auto* m = e.if_contains("message"); m && m->is_string()) message = m->get_string();
     }
   } else if (reply.status == 404) {
@@ -44,9 +44,9 @@ std::string GetString(const json::value& v, const char* key) {
 
 Code CodeFromName(const std::string& name) {
   static const std::pair<const char*, Code> kCodes[] = {
-      {"bad_request", Code::kBadRequest}, {"unauthorized", Code::kUnauthorized},
-      {"forbidden", Code::kForbidden},    {"not_found", Code::kNotFound},
-      {"conflict", Code::kConflict},      {"too_large", Code::kTooLarge},
+      {"bad_request", Code::kBadRequest},   {"unauthorized", Code::kUnauthorized},
+      {"forbidden", Code::kForbidden},      {"not_found", Code::kNotFound},
+      {"conflict", Code::kConflict},        {"too_large", Code::kTooLarge},
       {"rate_limited", Code::kRateLimited}, {"unavailable", Code::kUnavailable},
       {"internal", Code::kInternal}};
   for (const auto& [n, c] : kCodes) {
@@ -70,7 +70,8 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-Api::Api(ServerUrl server, std::string token) : server_(std::move(server)), token_(std::move(token)) {}
+Api::Api(ServerUrl server, std::string token)
+    : server_(std::move(server)), token_(std::move(token)) {}
 
 Result<Api> Api::Make(const std::string& server, std::string token) {
   auto url = ServerUrl::Parse(server);
@@ -87,7 +88,9 @@ Result<json::value> Api::Call(const std::string& method, const std::string& targ
   if (reply->body.empty()) return json::value(nullptr);
   boost::system::error_code ec;
   json::value doc = json::parse(reply->body, ec);
-  if (ec) return Internal("the server sent a body that is not JSON (HTTP " + std::to_string(reply->status) + ")");
+  if (ec)
+    return Internal("the server sent a body that is not JSON (HTTP " +
+                    std::to_string(reply->status) + ")");
   return doc;
 }
 
@@ -144,7 +147,8 @@ Result<json::value> Api::SendMessage(const std::string& to_user, const std::stri
   return Call("POST", "/v1/messages", json::serialize(body));
 }
 
-Result<std::string> Api::CreateGroup(const std::string& name, const std::vector<std::string>& members,
+Result<std::string> Api::CreateGroup(const std::string& name,
+                                     const std::vector<std::string>& members,
                                      const std::string& kind) {
   json::array list;
   for (const auto& m : members) list.emplace_back(m);

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -30,8 +29,8 @@ namespace parley::client {
 struct Sequenced {
   std::string conversation_id;
   uint64_t seq = 0;
-  std::string message_id;      // empty for events
-  boost::json::object frame;   // the frame as received
+  std::string message_id;     // empty for events
+  boost::json::object frame;  // the frame as received
 };
 
 // The last N message ids, for dropping duplicates in O(1).

@@ -38,9 +38,9 @@ TEST(OrderingTest, DuplicatesAreNeverReleased) {
   OrderingBuffer b;
   b.SetWatermark("c", 0);
   EXPECT_EQ(b.Offer(Msg("c", 1)).size(), 1u);
-  EXPECT_TRUE(b.Offer(Msg("c", 1)).empty());         // at the watermark
-  EXPECT_TRUE(b.Offer(Msg("c", 3)).empty());         // held
-  EXPECT_TRUE(b.Offer(Msg("c", 3)).empty());         // already held
+  EXPECT_TRUE(b.Offer(Msg("c", 1)).empty());  // at the watermark
+  EXPECT_TRUE(b.Offer(Msg("c", 3)).empty());  // held
+  EXPECT_TRUE(b.Offer(Msg("c", 3)).empty());  // already held
   EXPECT_EQ(Seqs(b.Offer(Msg("c", 2))), (std::vector<uint64_t>{2, 3}));
   EXPECT_TRUE(b.Offer(Msg("c", 2)).empty());
   EXPECT_EQ(b.duplicates(), 3u);

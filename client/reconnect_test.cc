@@ -2,13 +2,12 @@
 // a 503 with Retry-After on the upgrade, a 1013 close after the upgrade, and
 // a 401 that ends the attempts.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
@@ -24,7 +23,8 @@ std::string AcceptKey(const std::string& request) {
   const std::string marker = "Sec-WebSocket-Key: ";
   size_t at = request.find(marker);
   if (at == std::string::npos) return "";
-  std::string key = request.substr(at + marker.size(), request.find("\r\n", at) - at - marker.size());
+  std::string key =
+      request.substr(at + marker.size(), request.find("\r\n", at) - at - marker.size());
   key += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
@@ -36,7 +36,8 @@ std::string AcceptKey(const std::string& request) {
 // Answers every connection with `reply(request)` and closes it.
 class FakeServer {
  public:
-  explicit FakeServer(std::function<std::string(const std::string&)> reply) : reply_(std::move(reply)) {
+  explicit FakeServer(std::function<std::string(const std::string&)> reply)
+      : reply_(std::move(reply)) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -121,7 +122,8 @@ TEST(ReconnectTest, A1013CloseWaitsAtLeastTheOverloadFloor) {
   FakeServer server([](const std::string& request) {
     std::string close_frame = {'\x88', '\x02', '\x03', '\xf5'};  // close, code 1013
     return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           "Sec-WebSocket-Accept: " + AcceptKey(request) + "\r\n\r\n" + close_frame;
+           "Sec-WebSocket-Accept: " +
+           AcceptKey(request) + "\r\n\r\n" + close_frame;
   });
   Client c(FastOptions(server.url()));
   ASSERT_TRUE(c.Start());
@@ -147,7 +149,8 @@ TEST(ReconnectTest, PlainFailuresBackOffAndGiveUpAfterMaxAttempts) {
 TEST(ReconnectTest, Unauthorized401IsFinal) {
   FakeServer server([](const std::string&) {
     std::string body = R"({"error":{"code":"unauthorized","message":"bad token"}})";
-    return "HTTP/1.1 401 Unauthorized\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return "HTTP/1.1 401 Unauthorized\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
   });
   Client c(FastOptions(server.url()));
   ASSERT_TRUE(c.Start());

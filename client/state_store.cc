@@ -6,7 +6,6 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -77,7 +76,9 @@ Status SaveState(const std::string& path, const ClientState& state) {
   for (const auto& [conversation, seq] : state.seqs) seqs[conversation] = seq;
   json::array outbox;
   for (const json::object& frame : state.outbox) outbox.push_back(frame);
-  json::object doc{{"version", 1}, {"cursor", state.cursor}, {"seqs", std::move(seqs)},
+  json::object doc{{"version", 1},
+                   {"cursor", state.cursor},
+                   {"seqs", std::move(seqs)},
                    {"outbox", std::move(outbox)}};
   return WritePrivateFile(path, json::serialize(doc) + "\n");
 }

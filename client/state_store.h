@@ -5,7 +5,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <cstdint>
 #include <map>
 #include <string>
@@ -16,9 +15,9 @@
 namespace parley::client {
 
 struct ClientState {
-  std::string cursor;                      // empty: sync from the start
-  std::map<std::string, uint64_t> seqs;    // conversation_id → released watermark
-  std::vector<boost::json::object> outbox; // `send` frames awaiting their ack
+  std::string cursor;                       // empty: sync from the start
+  std::map<std::string, uint64_t> seqs;     // conversation_id → released watermark
+  std::vector<boost::json::object> outbox;  // `send` frames awaiting their ack
 };
 
 // A missing file is an empty state; an unreadable or corrupt one is an error.

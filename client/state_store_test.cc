@@ -1,8 +1,7 @@
 #include "client/state_store.h"
 
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -10,7 +9,8 @@ namespace parley::client {
 namespace {
 
 std::string TempPath(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("parley-client-test-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("parley-client-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   return (dir / name).string();
 }
@@ -29,7 +29,7 @@ TEST(StateStoreTest, RoundTripsWithPrivateMode) {
   state.seqs["d:alice:bob"] = 7;
   state.outbox.push_back(boost::json::object{{"op", "send"}, {"client_msg_id", "c1"}});
   ASSERT_TRUE(SaveState(path, state).ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto loaded = LoadState(path);

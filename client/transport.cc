@@ -2,7 +2,6 @@
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <charconv>
 #include <deque>
 
@@ -86,8 +85,8 @@ int64_t ParseRetryAfter(std::string_view value) {
 }
 
 Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
-                               std::string_view target, const std::string& token,
-                               std::string body, std::string_view content_type, Millis timeout) {
+                               std::string_view target, const std::string& token, std::string body,
+                               std::string_view content_type, Millis timeout) {
   http::request<http::string_body> req(http::string_to_verb(method), target, 11);
   req.set(http::field::host, url.HostHeader());
   req.set(http::field::user_agent, "parley-client");
@@ -108,7 +107,8 @@ Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
     }
   };
   if (url.tls) {
-    net::co_spawn(ioc, Exchange(TlsStream(ioc, TlsContext()), url, std::move(req), timeout, reply), done);
+    net::co_spawn(ioc, Exchange(TlsStream(ioc, TlsContext()), url, std::move(req), timeout, reply),
+                  done);
   } else {
     net::co_spawn(ioc, Exchange(beast::tcp_stream(ioc), url, std::move(req), timeout, reply), done);
   }
@@ -132,8 +132,9 @@ class WsConnectionImpl final : public WsConnection {
     beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
     auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
     timeouts.handshake_timeout = timeout;
-    timeouts.idle_timeout = idle_timeout.count() > 0 ? std::chrono::duration_cast<std::chrono::seconds>(idle_timeout)
-                                                     : websocket::stream_base::none();
+    timeouts.idle_timeout = idle_timeout.count() > 0
+                                ? std::chrono::duration_cast<std::chrono::seconds>(idle_timeout)
+                                : websocket::stream_base::none();
     timeouts.keep_alive_pings = idle_timeout.count() > 0;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {

@@ -7,7 +7,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,8 +35,8 @@ int64_t ParseRetryAfter(std::string_view value);
 // One blocking HTTP exchange on a fresh connection. Fails (kUnavailable) only
 // when no HTTP answer arrived; any status code is a reply.
 Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
-                               std::string_view target, const std::string& token,
-                               std::string body, std::string_view content_type, Millis timeout);
+                               std::string_view target, const std::string& token, std::string body,
+                               std::string_view content_type, Millis timeout);
 
 // A client WebSocket. Read() may run concurrently with Write() and Abort().
 class WsConnection : public std::enable_shared_from_this<WsConnection> {

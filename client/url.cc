@@ -8,7 +8,8 @@ namespace {
 
 bool ValidPort(std::string_view p) {
   if (p.empty() || p.size() > 5) return false;
-  if (!std::all_of(p.begin(), p.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (!std::all_of(p.begin(), p.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return false;
   }
   int n = std::stoi(std::string(p));

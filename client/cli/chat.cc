@@ -106,8 +106,9 @@ class ChatSession {
     std::string text(line);
     free(line);
     if (!text.empty()) add_history(text.c_str());
-    std::cout << "\033[1A\033[2K\r" << std::flush;  // the echoed input line: printed again when sent
-    in_handler_ = true;  // readline still holds the accepted line: print plainly
+    std::cout << "\033[1A\033[2K\r"
+              << std::flush;  // the echoed input line: printed again when sent
+    in_handler_ = true;       // readline still holds the accepted line: print plainly
     HandleLine(text);
     in_handler_ = false;
   }
@@ -242,7 +243,8 @@ class ChatSession {
     close(wake_[1]);
     if (!gave_up_.empty()) {
       bool auth = gave_up_.find("401") != std::string::npos;
-      return Fail("chat", auth ? Unauthorized(gave_up_ + " (log in again)") : Unavailable(gave_up_));
+      return Fail("chat",
+                  auth ? Unauthorized(gave_up_ + " (log in again)") : Unavailable(gave_up_));
     }
     if (unsent > 0) {
       std::cerr << "parley-cli: chat: " << unsent
@@ -261,7 +263,8 @@ class ChatSession {
   std::mutex mu_;
   std::deque<Event> events_;  // guarded by mu_
   std::string line_buf_, shown_prompt_, gave_up_;
-  bool quit_ = false, in_handler_ = false, stdin_open_ = true, subscribed_ = false, typing_sent_ = false;
+  bool quit_ = false, in_handler_ = false, stdin_open_ = true, subscribed_ = false,
+       typing_sent_ = false;
   Clock::time_point typing_at_;
 };
 

@@ -1,7 +1,6 @@
 #include "client/cli/chat_view.h"
 
 #include <boost/json/array.hpp>
-
 #include <sstream>
 
 #include "client/cli/commands.h"
@@ -53,7 +52,8 @@ Result<ChatView> ChatView::Make(Api& api, std::string self, const std::string& t
 
 std::string ChatView::Title() const {
   if (group_) {
-    return "Group \"" + name_ + "\" (" + conversation_ + ", " + std::to_string(member_count_) + " members)";
+    return "Group \"" + name_ + "\" (" + conversation_ + ", " + std::to_string(member_count_) +
+           " members)";
   }
   return "Chat with " + peer_ + (conversation_.empty() ? " (new)" : " (" + conversation_ + ")");
 }
@@ -140,8 +140,10 @@ std::vector<std::string> ChatView::OnReceipt(const Event& e) {
 std::vector<std::string> ChatView::OnEvent(const Event& e, TimePoint now) {
   switch (e.type) {
     case EventType::kMessage:
-    case EventType::kGroupEvent: return OnSequenced(e);
-    case EventType::kReceipt: return OnReceipt(e);
+    case EventType::kGroupEvent:
+      return OnSequenced(e);
+    case EventType::kReceipt:
+      return OnReceipt(e);
     case EventType::kTyping: {
       std::string user = Str(e.frame, "user_id");
       if (!Mine(e) || user == self_) return {};
@@ -157,7 +159,8 @@ std::vector<std::string> ChatView::OnEvent(const Event& e, TimePoint now) {
       if (std::find(watch_.begin(), watch_.end(), user) == watch_.end()) return {};
       if (Str(e.frame, "status") == "online") return {"* " + user + " is online"};
       int64_t seen = Int(e.frame, "last_seen");
-      return {"* " + user + " is offline" + (seen > 0 ? " (last seen " + FormatTime(seen) + ")" : "")};
+      return {"* " + user + " is offline" +
+              (seen > 0 ? " (last seen " + FormatTime(seen) + ")" : "")};
     }
     case EventType::kConnected: {
       bool again = connected_once_;
@@ -165,9 +168,13 @@ std::vector<std::string> ChatView::OnEvent(const Event& e, TimePoint now) {
       outage_reported_ = false;
       return {again ? "* reconnected" : "* connected as " + Str(e.frame, "user_id")};
     }
-    case EventType::kSynced: live_ = true; return {};
-    case EventType::kAck: return {};
-    case EventType::kSendFailed: return {"! message not sent: " + e.detail};
+    case EventType::kSynced:
+      live_ = true;
+      return {};
+    case EventType::kAck:
+      return {};
+    case EventType::kSendFailed:
+      return {"! message not sent: " + e.detail};
     case EventType::kDisconnected: {
       // One line per outage; the failed attempts after it stay quiet.
       live_ = false;
@@ -182,8 +189,10 @@ std::vector<std::string> ChatView::OnEvent(const Event& e, TimePoint now) {
       s << std::fixed << "! still offline, next attempt in " << e.retry_in.count() / 1000.0 << " s";
       return {s.str()};
     }
-    case EventType::kGaveUp: return {"! giving up: " + e.detail};
-    case EventType::kError: return {"! " + e.detail};
+    case EventType::kGaveUp:
+      return {"! giving up: " + e.detail};
+    case EventType::kError:
+      return {"! " + e.detail};
   }
   return {};
 }

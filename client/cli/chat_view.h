@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/json/object.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -61,7 +60,7 @@ class ChatView {
   bool live_ = false, connected_once_ = false, outage_reported_ = false;
   std::vector<std::string> watch_;
   std::set<std::string> own_;
-  std::map<std::string, TimePoint> typing_;  // user → shown until
+  std::map<std::string, TimePoint> typing_;                           // user → shown until
   std::map<std::pair<std::string, std::string>, uint64_t> receipts_;  // (user, kind) → seq
 };
 

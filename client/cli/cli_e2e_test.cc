@@ -1,9 +1,8 @@
 // parley-cli end to end through its scriptable mode, against the real server.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <boost/json/parse.hpp>
-#include <gtest/gtest.h>
-
 #include <fstream>
 
 #include "client/testing/test_server.h"
@@ -21,8 +20,8 @@ class CliE2E : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(server_.Start()) << server_.log(); }
 
   // Runs parley-cli as `who` (each user has its own config file).
-  ProgramResult Cli(const std::string& who, std::vector<std::string> args, const std::string& input = "",
-                    bool with_server = true) {
+  ProgramResult Cli(const std::string& who, std::vector<std::string> args,
+                    const std::string& input = "", bool with_server = true) {
     std::vector<std::string> argv = {PARLEY_CLI_PATH, "--config", Config(who)};
     if (with_server) {
       argv.push_back("--server");
@@ -53,7 +52,7 @@ class CliE2E : public ::testing::Test {
 
 TEST_F(CliE2E, AccountsAndErrors) {
   RegisterAndLogin("alice");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(Config("alice").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);  // it holds a token
 
@@ -72,8 +71,9 @@ TEST_F(CliE2E, AccountsAndErrors) {
   auto usage = Cli("alice", {"send"});
   EXPECT_EQ(usage.exit_code, 2);
 
-  auto down = Cli("x", {"--server", "http://127.0.0.1:1", "register", "zed", "--password", "password123"},
-                  "", /*with_server=*/false);
+  auto down =
+      Cli("x", {"--server", "http://127.0.0.1:1", "register", "zed", "--password", "password123"},
+          "", /*with_server=*/false);
   EXPECT_EQ(down.exit_code, 4);
   EXPECT_NE(down.err.find("cannot reach"), std::string::npos) << down.err;
 

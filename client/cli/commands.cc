@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <boost/json/array.hpp>
-
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -49,12 +48,13 @@ std::string RandomId() {
 
 std::string GuessContentType(const std::string& path) {
   static const std::pair<const char*, const char*> kTypes[] = {
-      {".png", "image/png"}, {".jpg", "image/jpeg"}, {".jpeg", "image/jpeg"},
-      {".gif", "image/gif"}, {".webp", "image/webp"}, {".txt", "text/plain"},
-      {".pdf", "application/pdf"}, {".mp4", "video/mp4"}, {".json", "application/json"}};
+      {".png", "image/png"},       {".jpg", "image/jpeg"},  {".jpeg", "image/jpeg"},
+      {".gif", "image/gif"},       {".webp", "image/webp"}, {".txt", "text/plain"},
+      {".pdf", "application/pdf"}, {".mp4", "video/mp4"},   {".json", "application/json"}};
   for (const auto& [ext, type] : kTypes) {
     std::string e = ext;
-    if (path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0) return type;
+    if (path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0)
+      return type;
   }
   return "application/octet-stream";
 }
@@ -87,7 +87,8 @@ Result<std::string> ResolveConversation(Api& api, const std::string& target) {
   return NotFound("no conversation with " + target + " yet");
 }
 
-int RunRegister(Context& ctx, const std::string& user, PasswordSource pw, const std::string& display_name) {
+int RunRegister(Context& ctx, const std::string& user, PasswordSource pw,
+                const std::string& display_name) {
   auto api = ctx.MakeApi();
   if (!api.ok()) return Fail("register", api.status());
   auto password = ReadPassword(pw);
@@ -115,10 +116,12 @@ int RunLogin(Context& ctx, const std::string& user, PasswordSource pw, const std
   ctx.config.expires_at = login->expires_at;
   if (Status s = SaveConfig(ctx.config_path, ctx.config); !s.ok()) return Fail("login", s);
   if (ctx.json) {
-    PrintJson(json::object{{"user_id", login->user_id}, {"expires_at", login->expires_at},
+    PrintJson(json::object{{"user_id", login->user_id},
+                           {"expires_at", login->expires_at},
                            {"config", ctx.config_path}});
   } else {
-    std::cout << "logged in as " << login->user_id << " (session saved in " << ctx.config_path << ")\n";
+    std::cout << "logged in as " << login->user_id << " (session saved in " << ctx.config_path
+              << ")\n";
   }
   return kExitOk;
 }
@@ -131,7 +134,8 @@ int RunLogout(Context& ctx) {
   ctx.config.token.clear();
   ctx.config.user_id.clear();
   ctx.config.expires_at = 0;
-  if (Status saved = SaveConfig(ctx.config_path, ctx.config); !saved.ok()) return Fail("logout", saved);
+  if (Status saved = SaveConfig(ctx.config_path, ctx.config); !saved.ok())
+    return Fail("logout", saved);
   if (!s.ok() && s.code() != Code::kUnauthorized) return Fail("logout", s);
   if (ctx.json) {
     PrintJson(json::object{{"logged_out", true}});
@@ -162,7 +166,8 @@ int RunConversations(Context& ctx) {
   return kExitOk;
 }
 
-int RunSend(Context& ctx, const std::string& target, const std::string& text, const std::string& type) {
+int RunSend(Context& ctx, const std::string& target, const std::string& text,
+            const std::string& type) {
   auto api = ctx.AuthedApi();
   if (!api.ok()) return Fail("send", api.status());
   bool conversation = target.find(':') != std::string::npos;
@@ -170,7 +175,8 @@ int RunSend(Context& ctx, const std::string& target, const std::string& text, co
   Backoff backoff(BackoffOptions{std::chrono::milliseconds(200), std::chrono::seconds(5), 5});
   while (true) {
     // Retried with the same client_msg_id: the server stores it at most once.
-    auto ack = api->SendMessage(conversation ? "" : target, conversation ? target : "", text, type, id);
+    auto ack =
+        api->SendMessage(conversation ? "" : target, conversation ? target : "", text, type, id);
     if (ack.ok()) {
       if (ctx.json) {
         PrintJson(*ack);
@@ -189,7 +195,8 @@ int RunSend(Context& ctx, const std::string& target, const std::string& text, co
   }
 }
 
-int RunHistory(Context& ctx, const std::string& target, int limit, uint64_t before, uint64_t after) {
+int RunHistory(Context& ctx, const std::string& target, int limit, uint64_t before,
+               uint64_t after) {
   auto api = ctx.AuthedApi();
   if (!api.ok()) return Fail("history", api.status());
   auto conversation = ResolveConversation(*api, target);
@@ -200,11 +207,13 @@ int RunHistory(Context& ctx, const std::string& target, int limit, uint64_t befo
     PrintJson(*page);
     return kExitOk;
   }
-  for (const auto& m : page->at("messages").as_array()) std::cout << FormatFrame(m.as_object()) << "\n";
+  for (const auto& m : page->at("messages").as_array())
+    std::cout << FormatFrame(m.as_object()) << "\n";
   return kExitOk;
 }
 
-int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std::string>& members, bool channel) {
+int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std::string>& members,
+                   bool channel) {
   auto api = ctx.AuthedApi();
   if (!api.ok()) return Fail("group create", api.status());
   auto id = api->CreateGroup(name, members, channel ? "channel" : "group");
@@ -217,7 +226,8 @@ int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std:
   return kExitOk;
 }
 
-int RunGroupMember(Context& ctx, const std::string& conversation, const std::string& user, bool add) {
+int RunGroupMember(Context& ctx, const std::string& conversation, const std::string& user,
+                   bool add) {
   const char* what = add ? "group add" : "group remove";
   auto api = ctx.AuthedApi();
   if (!api.ok()) return Fail(what, api.status());
@@ -226,7 +236,8 @@ int RunGroupMember(Context& ctx, const std::string& conversation, const std::str
   if (ctx.json) {
     PrintJson(*r);
   } else {
-    std::cout << (add ? "added " : "removed ") << user << (add ? " to " : " from ") << conversation << "\n";
+    std::cout << (add ? "added " : "removed ") << user << (add ? " to " : " from ") << conversation
+              << "\n";
   }
   return kExitOk;
 }
@@ -244,7 +255,8 @@ int RunGroupShow(Context& ctx, const std::string& conversation) {
   std::cout << Str(g, "name") << " (" << Str(g, "kind") << ")\n";
   if (auto* members = g.if_contains("members"); members && members->is_array()) {
     for (const auto& m : members->get_array()) {
-      std::cout << "  " << Str(m.as_object(), "user_id") << "  " << Str(m.as_object(), "role") << "\n";
+      std::cout << "  " << Str(m.as_object(), "user_id") << "  " << Str(m.as_object(), "role")
+                << "\n";
     }
   }
   return kExitOk;
@@ -268,8 +280,8 @@ int RunUpload(Context& ctx, const std::string& path, const std::string& content_
   if (ctx.json) {
     PrintJson(*r);
   } else {
-    std::cout << "uploaded " << Str(r->as_object(), "media_id") << " (" << Int(r->as_object(), "size")
-              << " bytes)\n";
+    std::cout << "uploaded " << Str(r->as_object(), "media_id") << " ("
+              << Int(r->as_object(), "size") << " bytes)\n";
   }
   return kExitOk;
 }

@@ -9,18 +9,22 @@
 namespace parley::client::cli {
 
 struct PasswordSource {
-  std::string password;  // --password
+  std::string password;     // --password
   bool from_stdin = false;  // --password-stdin (also the default when stdin is not a tty)
 };
 
-int RunRegister(Context& ctx, const std::string& user, PasswordSource pw, const std::string& display_name);
+int RunRegister(Context& ctx, const std::string& user, PasswordSource pw,
+                const std::string& display_name);
 int RunLogin(Context& ctx, const std::string& user, PasswordSource pw, const std::string& device);
 int RunLogout(Context& ctx);
 int RunConversations(Context& ctx);
-int RunSend(Context& ctx, const std::string& target, const std::string& text, const std::string& type);
+int RunSend(Context& ctx, const std::string& target, const std::string& text,
+            const std::string& type);
 int RunHistory(Context& ctx, const std::string& target, int limit, uint64_t before, uint64_t after);
-int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std::string>& members, bool channel);
-int RunGroupMember(Context& ctx, const std::string& conversation, const std::string& user, bool add);
+int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std::string>& members,
+                   bool channel);
+int RunGroupMember(Context& ctx, const std::string& conversation, const std::string& user,
+                   bool add);
 int RunGroupShow(Context& ctx, const std::string& conversation);
 int RunUpload(Context& ctx, const std::string& path, const std::string& content_type);
 int RunChat(Context& ctx, const std::string& target);  // chat.cc

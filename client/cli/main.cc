@@ -1,6 +1,5 @@
 // parley-cli: the Parley terminal client. See `parley-cli --help`.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <functional>
 #include <iostream>
@@ -27,8 +26,9 @@ int Main(int argc, char** argv) {
       "session refused, 4 server unreachable or unavailable. Errors go to stderr.");
   Context ctx;
   std::string server_flag;
-  app.add_option("--server", server_flag, "server URL (default: the logged-in one, else " +
-                                              std::string(kDefaultServer) + ")");
+  app.add_option(
+      "--server", server_flag,
+      "server URL (default: the logged-in one, else " + std::string(kDefaultServer) + ")");
   app.add_option("--config", ctx.config_path, "config file (default " + DefaultConfigPath() + ")");
   app.add_flag("--json", ctx.json, "machine-readable JSON output");
 
@@ -52,10 +52,12 @@ int Main(int argc, char** argv) {
   AddPasswordOptions(login, pw);
   login->callback([&] { run = [&] { return RunLogin(ctx, user, pw, device); }; });
 
-  app.add_subcommand("logout", "revoke the saved session")
-      ->callback([&] { run = [&] { return RunLogout(ctx); }; });
-  app.add_subcommand("conversations", "list your conversations")
-      ->callback([&] { run = [&] { return RunConversations(ctx); }; });
+  app.add_subcommand("logout", "revoke the saved session")->callback([&] {
+    run = [&] { return RunLogout(ctx); };
+  });
+  app.add_subcommand("conversations", "list your conversations")->callback([&] {
+    run = [&] { return RunConversations(ctx); };
+  });
 
   auto* send = app.add_subcommand("send", "send one message");
   send->add_option("TARGET", target, "user id, or a conversation id (contains ':')")->required();
@@ -108,7 +110,9 @@ int Main(int argc, char** argv) {
   auto config = LoadConfig(ctx.config_path);
   if (!config.ok()) return Fail("config", config.status());
   ctx.config = *config;
-  ctx.server = !server_flag.empty() ? server_flag : !ctx.config.server.empty() ? ctx.config.server : kDefaultServer;
+  ctx.server = !server_flag.empty()         ? server_flag
+               : !ctx.config.server.empty() ? ctx.config.server
+                                            : kDefaultServer;
   if (!server_flag.empty() && !ctx.config.server.empty() && server_flag != ctx.config.server) {
     // The saved token belongs to another server: do not send it there.
     ctx.config.token.clear();

@@ -1,7 +1,6 @@
 #include "client/cli/output.h"
 
 #include <boost/json/serialize.hpp>
-
 #include <ctime>
 #include <iostream>
 
@@ -22,14 +21,18 @@ Result<Api> Context::AuthedApi() const {
 }
 
 int Fail(const std::string& what, const Status& status) {
-  std::cerr << "parley-cli: " << what << ": " << status.message() << " ("
-            << CodeName(status.code()) << ")";
-  if (status.retry_after_ms() > 0) std::cerr << ", retry after " << status.retry_after_ms() / 1000 << " s";
+  std::cerr << "parley-cli: " << what << ": " << status.message() << " (" << CodeName(status.code())
+            << ")";
+  if (status.retry_after_ms() > 0)
+    std::cerr << ", retry after " << status.retry_after_ms() / 1000 << " s";
   std::cerr << "\n";
   switch (status.code()) {
-    case Code::kUnauthorized: return kExitAuth;
-    case Code::kUnavailable: return kExitUnreachable;
-    default: return kExitFailed;
+    case Code::kUnauthorized:
+      return kExitAuth;
+    case Code::kUnavailable:
+      return kExitUnreachable;
+    default:
+      return kExitFailed;
   }
 }
 
@@ -66,7 +69,9 @@ namespace {
 
 std::string DescribeEvent(const json::object& e) {
   std::string kind = Str(e, "kind"), actor = Str(e, "actor"), user = Str(e, "user_id");
-  if (kind == "created") return actor + " created " + (Str(e, "name").empty() ? "the group" : "\"" + Str(e, "name") + "\"");
+  if (kind == "created")
+    return actor + " created " +
+           (Str(e, "name").empty() ? "the group" : "\"" + Str(e, "name") + "\"");
   if (kind == "member_added") return actor + " added " + user;
   if (kind == "member_removed") return actor + " removed " + user;
   if (kind == "member_left") return (user.empty() ? actor : user) + " left";
@@ -78,7 +83,8 @@ std::string DescribeEvent(const json::object& e) {
 }  // namespace
 
 std::string FormatFrame(const json::object& frame) {
-  std::string head = "[#" + std::to_string(Int(frame, "seq")) + " " + FormatTime(Int(frame, "ts")) + "] ";
+  std::string head =
+      "[#" + std::to_string(Int(frame, "seq")) + " " + FormatTime(Int(frame, "ts")) + "] ";
   if (Str(frame, "op") == "event") return head + "* " + DescribeEvent(frame);
   std::string body = Str(frame, "content");
   std::string type = Str(frame, "type");

@@ -3,11 +3,10 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
-
 #include <string>
 
-#include "client/http_api.h"
 #include "client/cli/config.h"
+#include "client/http_api.h"
 #include "common/status.h"
 
 namespace parley::client::cli {

@@ -54,7 +54,8 @@ class Recorder {
   std::vector<uint64_t> Seqs(const std::string& conversation) const {
     std::vector<uint64_t> out;
     for (const auto& e : events) {
-      if ((e.type == EventType::kMessage || e.type == EventType::kGroupEvent) && e.conversation_id == conversation) {
+      if ((e.type == EventType::kMessage || e.type == EventType::kGroupEvent) &&
+          e.conversation_id == conversation) {
         out.push_back(e.seq);
       }
     }
@@ -133,19 +134,23 @@ TEST_F(ClientIT, PeriodicResyncAdvancesTheCursorWithoutRepeats) {
   StartAndSync(alice, ra);
   StartAndSync(bob, rb);
   std::vector<std::string> sent;
-  for (int i = 0; i < 10; ++i) {
-    sent.push_back("r" + std::to_string(i));
-    alice.Send(Target::User("bob"), sent.back());
+  for (int round = 0; round < 3; ++round) {  // each round's live frames trigger a resync
+    for (int i = 0; i < 4; ++i) {
+      sent.push_back("r" + std::to_string(round) + "." + std::to_string(i));
+      alice.Send(Target::User("bob"), sent.back());
+    }
+    ASSERT_TRUE(rb.Wait([&] { return rb.Contents().size() >= sent.size(); }));
   }
-  ASSERT_TRUE(rb.Wait([&] { return rb.Contents().size() >= sent.size() && rb.Count(EventType::kSynced) >= 3; }));
+  ASSERT_TRUE(rb.Wait([&] { return rb.Count(EventType::kSynced) >= 3; }))
+      << rb.Count(EventType::kSynced) << " synced";
   rb.Wait([] { return false; }, 300ms);
   EXPECT_EQ(rb.Contents(), sent);
 }
 
 // Sends `count` messages from `from` to `to`, restarting the server after
 // `restart_after` of them with `restart`; checks what `to`'s application saw.
-void ChatThroughRestart(ClientIT* t, TestServer& server, Client& from, Recorder& rfrom,
-                        Client& to, Recorder& rto, const std::function<void()>& restart) {
+void ChatThroughRestart(ClientIT* t, TestServer& server, Client& from, Recorder& rfrom, Client& to,
+                        Recorder& rto, const std::function<void()>& restart) {
   const int kCount = 30, kRestartAfter = 12;
   std::vector<std::string> sent;
   for (int i = 0; i < kCount; ++i) {

@@ -88,10 +88,22 @@ bool TestServer::Start(uint16_t port, std::chrono::milliseconds timeout) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return false;
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  std::vector<std::string> argv = {
-      PARLEY_SERVER_PATH, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
-      dir_ + "/data", "--argon2-opslimit", "1", "--argon2-memlimit-kib", "8", "--send-rate",
-      "10000", "--send-burst", "10000", "--login-rate-per-min", "10000"};
+  const char* binary = std::getenv("PARLEY_SERVER");  // override, e.g. another build
+  std::vector<std::string> argv = {binary && *binary ? binary : PARLEY_SERVER_PATH,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--data-dir",
+                                   dir_ + "/data",
+                                   "--argon2-opslimit",
+                                   "1",
+                                   "--argon2-memlimit-kib",
+                                   "8",
+                                   "--send-rate",
+                                   "10000",
+                                   "--send-burst",
+                                   "10000",
+                                   "--login-rate-per-min",
+                                   "10000"};
   size_t start;
   {
     std::lock_guard lock(mu_);

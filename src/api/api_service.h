@@ -34,6 +34,7 @@ struct ApiOptions {
   std::string node_name;
   int max_long_poll_s = 60;
   size_t max_presence_subscriptions = 1000;  // per session
+  int64_t initial_hold_ms = 2000;  // live frames wait this long for the client's first sync
   size_t auth_threads = 2;   // argon2id hashing is CPU- and memory-heavy
 };
 

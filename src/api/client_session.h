@@ -3,6 +3,9 @@
 // frames are held; when it ends they are sent unless the sync already did.
 // While a sync reports `more`, live frames are withheld until the client has
 // caught up, so live delivery never skips ahead of what sync will deliver.
+// A new session also holds live frames until its first frame (clients sync
+// first) or a deadline: frames that arrive before the first sync would
+// otherwise get ahead of what that sync replays.
 #pragma once
 
 #include <memory>
@@ -31,11 +34,18 @@ class ClientSession final : public gateway::Peer {
                uint64_t cursor, bool more);
   // Ends a sync that failed: held frames are released as they are.
   void AbortSync(std::shared_ptr<const std::string> error);
+  // Ends the initial hold (the client's first frame was not a sync, or it
+  // did not send one in time): held frames go out in order.
+  void ReleaseInitialHold();
 
  private:
+  static constexpr size_t kMaxInitialHold = 10'000;
+  void ReleaseLocked();  // requires mu_
+
   gateway::PeerPtr connection_;
   std::mutex mu_;
   bool syncing_ = false;   // guarded by mu_
+  bool initial_hold_ = true;  // guarded by mu_
   bool withhold_ = false;  // guarded by mu_: the last sync page said `more`
   uint64_t synced_to_ = 0;  // guarded by mu_: live frames at or below it were in a sync
   std::vector<std::pair<std::shared_ptr<const std::string>, uint64_t>> held_;  // guarded

@@ -21,9 +21,24 @@ class RecordingPeer : public gateway::Peer {
 
 std::shared_ptr<const std::string> F(std::string s) { return std::make_shared<const std::string>(s); }
 
+TEST(ClientSessionTest, NewSessionsHoldLiveFramesUntilTheFirstFrame) {
+  auto peer = std::make_shared<RecordingPeer>();
+  ClientSession s(peer);
+  s.Send(F("ready"), 0);
+  s.Send(F("live-v9"), 9);  // would get ahead of the sync the client is about to send
+  EXPECT_EQ(peer->sent, (std::vector<std::string>{"ready"}));
+  ASSERT_TRUE(s.BeginSync());
+  s.EndSync({"v8", "v9"}, F("synced"), 9, false);
+  EXPECT_EQ(peer->sent, (std::vector<std::string>{"ready", "v8", "v9", "synced"}));
+}
+
 TEST(ClientSessionTest, LiveFramesPassWhenNoSyncRuns) {
   auto peer = std::make_shared<RecordingPeer>();
   ClientSession s(peer);
+  s.Send(F("held"), 1);
+  s.ReleaseInitialHold();  // the first frame was not a sync
+  EXPECT_EQ(peer->sent, (std::vector<std::string>{"held"}));
+  peer->sent.clear();
   s.Send(F("m1"), 1);
   s.Send(F("ack"), 0);
   EXPECT_EQ(peer->sent, (std::vector<std::string>{"m1", "ack"}));

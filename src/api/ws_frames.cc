@@ -23,6 +23,11 @@ void ApiService::OnOpen(const gateway::PeerPtr& peer) {
   if (directory_.Add(session) == 1) {
     chat_.RunOrdered(peer->user_id(), [this, user = peer->user_id()] { presence_.UserConnected(user); });
   }
+  // A client that sends nothing still gets live frames after a short wait.
+  scheduler_.After(options_.initial_hold_ms,
+                   [weak = std::weak_ptr<ClientSession>(session)] {
+                     if (auto s = weak.lock()) s->ReleaseInitialHold();
+                   });
   session->Send(Shared(protocol::ReadyFrame(peer->user_id(), peer->session_id(), options_.node_name,
                                             clock_.NowMs())),
                 0);
@@ -55,6 +60,8 @@ void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
   if (!session) return;
   auto decoded = protocol::DecodeClientFrame(text, options_.limits);
   std::string id = std::move(decoded.id_json);
+  bool is_sync = decoded.body.ok() && std::holds_alternative<protocol::SyncFrame>(*decoded.body);
+  if (!is_sync) session->ReleaseInitialHold();
   if (!decoded.body.ok()) {
     return session->Send(Shared(protocol::ErrorFrame(id, decoded.body.status())), 0);
   }

@@ -106,8 +106,9 @@ class ChatService {
   };
   Result<Resolved> Resolve(const SendRequest& request);
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
+  // Acks (or answers a duplicate / an error) and counts; runs on the commit thread.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
-                   Result<store::AppendResult> result, const AckCallback& done);
+                   const Result<store::AppendResult>& result, const AckCallback& done);
   void FanOut(const store::EntryRecord& entry, const std::string& origin_session,
               const std::vector<std::string>& also_to = {});
   void RunFanout(const std::string& conversation_id);

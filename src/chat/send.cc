@@ -57,11 +57,15 @@ void ChatService::Send(SendRequest request, AckCallback done) {
                       }
                       NoteCommitted(conversation_id, result->entry.version);
                     }
-                    // Back onto the conversation's shard: ack and fan-out in seq order.
-                    shards_.PostTo(conversation_id, [this, request = std::move(request),
-                                                     done = std::move(done), accepted_ms,
-                                                     result = std::move(result)]() mutable {
-                      AfterCommit(request, accepted_ms, std::move(result), done);
+                    // The ack goes out from here (posting to a socket never blocks), so it
+                    // never waits behind fan-outs queued on the shard; the fan-out goes
+                    // to the conversation's shard, in commit order.
+                    bool stored = result.ok() && !result->duplicate_of;
+                    AfterCommit(request, accepted_ms, result, done);
+                    if (!stored) return;
+                    shards_.PostTo(conversation_id, [this, entry = std::move(result->entry),
+                                                     origin = request.origin_session] {
+                      FanOut(entry, origin);
                     });
                   });
   });
@@ -139,7 +143,7 @@ Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& requ
 
 
 void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
-                              Result<store::AppendResult> result, const AckCallback& done) {
+                              const Result<store::AppendResult>& result, const AckCallback& done) {
   if (!result.ok()) return done(result.status());
   if (const auto& dup = result->duplicate_of) {
     duplicates_.Inc();
@@ -151,7 +155,6 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
   send_ack_seconds_.Observe((clock_.SteadyMs() - accepted_ms) / 1000.0);
   done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
   if (stored_hook_) stored_hook_(e, KindOfConversation(e.conversation_id));
-  FanOut(e, request.origin_session);
 }
 
 void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,
