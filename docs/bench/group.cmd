@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario group --groups 4 --members 500 --rate 400 --duration 5 --drain-timeout-ms 60000 --plot docs/bench/group-latency.svg --perf-record /tmp/tmp.bCGiEXH5HG/group.data --start-server build-bench/src/app/parley-server --json docs/bench/group.json
+build/bench/parley-bench --scenario group --groups 4 --members 500 --rate 400 --duration 5 --drain-timeout-ms 60000 --plot docs/bench/group-latency.svg --perf-record /tmp/tmp.gk6x1KYMpM/group.data --start-server build/src/app/parley-server --json docs/bench/group.json

@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario idle --connections 19000 --duration 10 --start-server build-bench/src/app/parley-server --json docs/bench/idle.json
+build/bench/parley-bench --scenario idle --connections 19000 --duration 10 --start-server build/src/app/parley-server --json docs/bench/idle.json

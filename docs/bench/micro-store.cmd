@@ -1,1 +1,1 @@
-build-bench/bench/parley-microbench-store --benchmark_min_time=0.3
+build/bench/parley-microbench-store --benchmark_min_time=0.3

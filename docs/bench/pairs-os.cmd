@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario pairs --pairs 500 --rate 1600 --duration 15 --durability os --plot docs/bench/pairs-os-latency.svg --perf-record /tmp/tmp.bCGiEXH5HG/pairs-os.data --start-server build-bench/src/app/parley-server --json docs/bench/pairs-os.json
+build/bench/parley-bench --scenario pairs --pairs 500 --rate 2500 --duration 15 --durability os --plot docs/bench/pairs-os-latency.svg --perf-record /tmp/tmp.gk6x1KYMpM/pairs-os.data --start-server build/src/app/parley-server --json docs/bench/pairs-os.json

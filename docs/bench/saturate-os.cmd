@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario saturate --pairs 500 --start-rate 2000 --rate-factor 1.5 --max-steps 9 --step-duration 5 --durability os --drain-timeout-ms 20000 --plot docs/bench/saturate-os.svg --start-server build-bench/src/app/parley-server --json docs/bench/saturate-os.json
+build/bench/parley-bench --scenario saturate --pairs 500 --start-rate 2000 --rate-factor 1.5 --max-steps 9 --step-duration 5 --durability os --drain-timeout-ms 20000 --plot docs/bench/saturate-os.svg --start-server build/src/app/parley-server --json docs/bench/saturate-os.json

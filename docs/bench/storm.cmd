@@ -1,1 +1,1 @@
-build-bench/bench/parley-bench --scenario storm --connections 5000 --rate 1000 --duration 10 --backoff-base-ms 100 --backoff-max-ms 2000 --storm-timeout 60 --start-server build-bench/src/app/parley-server --json docs/bench/storm.json
+build/bench/parley-bench --scenario storm --connections 5000 --rate 1000 --duration 10 --backoff-base-ms 100 --backoff-max-ms 2000 --storm-timeout 60 --start-server build/src/app/parley-server --json docs/bench/storm.json
