@@ -1,5 +1,6 @@
 // Client::Impl: the connection loop (connect, ready, sync, read) and the
 // handling of each server frame.
+#include <algorithm>
 #include <boost/json/parse.hpp>
 
 #include "client/client_impl.h"
@@ -207,6 +208,7 @@ void Client::Impl::OnResult(const json::object& frame) {
   std::string conversation = id.substr(2);
   gap_requests_.erase(conversation);
   size_t count = 0;
+  uint64_t highest = 0;
   if (auto* messages = frame.if_contains("messages"); messages && messages->is_array()) {
     for (const json::value& m : messages->get_array()) {
       if (!m.is_object()) continue;
@@ -215,16 +217,21 @@ void Client::Impl::OnResult(const json::object& frame) {
       Sequenced s{StrField(item, "conversation_id"), UintField(item, "seq"),
                   StrField(item, "message_id"), std::move(item)};
       if (s.conversation_id.empty()) s.conversation_id = conversation;
+      highest = std::max(highest, s.seq);
       if (s.seq != 0) Release(ordering_.Offer(std::move(s)));
     }
   }
   if (auto first = ordering_.FirstHeld(conversation)) {
-    // A short page has everything this user may see above the watermark:
-    // what it did not contain below the held frames is invisible to us.
-    if (count < 200) {
+    if (count >= 200) {
+      FillGaps();
+    } else if (highest + 1 >= *first) {
+      // A short page reaching the held frames has everything this user may
+      // see below them: what it did not contain is invisible to us.
       Release(ordering_.SkipTo(conversation, *first - 1));
     } else {
-      FillGaps();
+      // The page was read before the missing entries were (an ack can
+      // overtake earlier live frames): they are in flight, so ask again later.
+      ArmGapTimer();
     }
   }
   UpdateSafeCursor();
