@@ -26,6 +26,7 @@ ApiService::ApiService(ApiDeps d, ApiOptions options)
     : auth_(d.auth),
       chat_(d.chat),
       groups_(d.groups),
+      lifecycle_(d.lifecycle),
       receipts_(d.receipts),
       typing_(d.typing),
       relations_(d.relations),
@@ -63,6 +64,11 @@ void ApiService::AddRoutes() {
   Authed("PUT", "/v1/groups/{id}/members/{user}", bind(&ApiService::PutMemberRole));
   Authed("DELETE", "/v1/groups/{id}/members/{user}", bind(&ApiService::DeleteMember));
   Authed("POST", "/v1/conversations/{id}/receipts", bind(&ApiService::PostReceipts));
+  for (std::string_view op : {"edit", "delete", "react"}) {
+    Authed("POST", "/v1/messages/" + std::string(op),
+           [this, op](HttpCall call) { PostMessageChange(std::move(call), op); });
+  }
+  Authed("PUT", "/v1/conversations/{id}/settings", bind(&ApiService::PutConversationSettings));
   Authed("GET", "/v1/presence", bind(&ApiService::GetPresence));
   Authed("GET", "/v1/me/blocks", bind(&ApiService::GetBlocks));
   Authed("PUT", "/v1/me/blocks/{user}", bind(&ApiService::PutBlock));

@@ -13,6 +13,7 @@
 #include "auth/auth_service.h"
 #include "chat/chat_service.h"
 #include "chat/groups.h"
+#include "chat/lifecycle.h"
 #include "chat/receipts.h"
 #include "chat/relations.h"
 #include "chat/typing.h"
@@ -52,6 +53,7 @@ struct ApiDeps {
   MetricsRegistry& metrics;
   const Clock& clock;
   Scheduler& scheduler;
+  chat::LifecycleService& lifecycle;
 };
 
 // What a route handler gets.
@@ -98,6 +100,10 @@ class ApiService final : public gateway::Service {
   void PutMemberRole(HttpCall call);
   void PostMember(HttpCall call);
   void DeleteMember(HttpCall call);
+  // The message lifecycle and conversation settings (lifecycle_routes.cc).
+  void PostMessageChange(HttpCall call, std::string_view op);
+  void PutConversationSettings(HttpCall call);
+  void PutDisappearAfter(HttpCall call, int64_t seconds);
   // Receipts, presence, blocks and settings over HTTP (me_routes.cc).
   void PostReceipts(HttpCall call);
   void GetPresence(HttpCall call);
@@ -116,6 +122,11 @@ class ApiService final : public gateway::Service {
   void OnSend(const std::shared_ptr<ClientSession>& s, std::string id, protocol::SendFrame f);
   void OnSync(const std::shared_ptr<ClientSession>& s, std::string id, protocol::SyncFrame f);
   void OnHistory(const std::shared_ptr<ClientSession>& s, std::string id, protocol::HistoryFrame f);
+  // Replies the ack (or the error) of a send or a message change to the session.
+  static chat::AckCallback AckTo(const std::shared_ptr<ClientSession>& s, std::string id);
+  void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::EditFrame f);
+  void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::DeleteFrame f);
+  void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::ReactFrame f);
   // Receipts, typing and presence (realtime.cc).
   void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::ReceiptFrame f);
   void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::TypingFrame f);
@@ -124,6 +135,7 @@ class ApiService final : public gateway::Service {
   auth::AuthService& auth_;
   chat::ChatService& chat_;
   chat::GroupService& groups_;
+  chat::LifecycleService& lifecycle_;
   chat::ReceiptService& receipts_;
   chat::TypingService& typing_;
   chat::Relations& relations_;

@@ -74,6 +74,10 @@ void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
           OnSync(session, id, std::move(frame));
         } else if constexpr (std::is_same_v<T, protocol::HistoryFrame>) {
           OnHistory(session, id, std::move(frame));
+        } else if constexpr (std::is_same_v<T, protocol::EditFrame> ||
+                             std::is_same_v<T, protocol::DeleteFrame> ||
+                             std::is_same_v<T, protocol::ReactFrame>) {
+          OnLifecycle(session, id, std::move(frame));
         } else if constexpr (std::is_same_v<T, protocol::PingFrame>) {
           session->Send(Shared(protocol::PongFrame(id)), 0);
         } else if constexpr (std::is_same_v<T, protocol::AuthFrame>) {
@@ -85,12 +89,16 @@ void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
       std::move(*decoded.body));
 }
 
+chat::AckCallback ApiService::AckTo(const std::shared_ptr<ClientSession>& s, std::string id) {
+  return [s, id = std::move(id)](Result<protocol::Ack> ack) {
+    s->Send(Shared(ack.ok() ? protocol::AckFrame(id, *ack) : protocol::ErrorFrame(id, ack.status())), 0);
+  };
+}
+
 void ApiService::OnSend(const std::shared_ptr<ClientSession>& s, std::string id,
                         protocol::SendFrame f) {
   chat::SendRequest request{s->user_id(), std::move(f), s->session_id()};
-  chat_.Send(std::move(request), [s, id = std::move(id)](Result<protocol::Ack> ack) {
-    s->Send(Shared(ack.ok() ? protocol::AckFrame(id, *ack) : protocol::ErrorFrame(id, ack.status())), 0);
-  });
+  chat_.Send(std::move(request), AckTo(s, std::move(id)));
 }
 
 void ApiService::OnSync(const std::shared_ptr<ClientSession>& s, std::string id,

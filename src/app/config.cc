@@ -115,6 +115,23 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--presence-grace-ms", c.presence_grace_ms,
                  "A user whose last session closed stays online this long (quick reconnects do not flap)")
       ->check(CLI::Range(0, 600'000))->capture_default_str();
+  app.add_option("--edit-window", c.edit_window_s, "Seconds a sender may edit a message")
+      ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600))->capture_default_str();
+  app.add_option("--delete-window", c.delete_window_s,
+                 "Seconds a sender may delete a message for everyone (group admins: any time)")
+      ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600))->capture_default_str();
+  app.add_option("--reaction-flush-ms", c.reaction_flush_ms,
+                 "Channels: reactions reach members as one aggregated event per message this often")
+      ->check(CLI::Range(10, 600'000))->capture_default_str();
+  app.add_option("--retention-days", c.retention_days,
+                 "Delete messages older than this many days (0: keep forever)")
+      ->check(CLI::Range(0, 100'000))->capture_default_str();
+  app.add_option("--retention-interval", c.retention_interval_s,
+                 "Seconds between passes of the background retention job")
+      ->check(CLI::Range(1, 86'400))->capture_default_str();
+  app.add_option("--retention-batch", c.retention_batch,
+                 "Entries deleted per retention purge (one range delete each)")
+      ->check(CLI::Range(1, 100'000))->capture_default_str();
 }
 
 }  // namespace

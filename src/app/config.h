@@ -37,6 +37,12 @@ struct ServerConfig {
   size_t receipt_fanout_limit = 500;
   size_t typing_fanout_limit = 50;
   int64_t presence_grace_ms = 5000;
+  int64_t edit_window_s = 48LL * 3600;
+  int64_t delete_window_s = 48LL * 3600;
+  int64_t reaction_flush_ms = 1000;
+  int64_t retention_days = 0;  // 0: keep forever
+  int64_t retention_interval_s = 60;
+  size_t retention_batch = 1000;
 };
 
 struct ParsedConfig {

@@ -12,6 +12,8 @@
 #include "auth/auth_service.h"
 #include "chat/chat_service.h"
 #include "chat/groups.h"
+#include "chat/lifecycle.h"
+#include "chat/retention.h"
 #include "chat/receipts.h"
 #include "chat/typing.h"
 #include "common/scheduler.h"
@@ -102,11 +104,20 @@ int Serve(const ServerConfig& c) {
                              {.fanout_limit = c.typing_fanout_limit});
   presence::LocalPresence presence(clock, timers, run_blocking, PresenceHooks(**store, relations),
                                    c.presence_grace_ms, metrics);
+  chat::LifecycleService lifecycle(**store, chat, directory, clock, timers,
+                                   {.edit_window_ms = c.edit_window_s * 1000,
+                                    .delete_window_ms = c.delete_window_s * 1000,
+                                    .reaction_flush_ms = c.reaction_flush_ms});
+  chat::RetentionJob retention(**store, chat, clock, metrics,
+                               {.retention_days = c.retention_days,
+                                .interval_ms = c.retention_interval_s * 1000,
+                                .batch = c.retention_batch});
+  retention.Start();
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
-                       metrics, clock, timers},
+                       metrics, clock, timers, lifecycle},
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
@@ -131,6 +142,8 @@ int Serve(const ServerConfig& c) {
   sigwait(&signals, &signal_number);
   spdlog::info("event=shutting_down signal={}", signal_number);
   gateway.StopAccepting();  // sockets closed with 1001
+  retention.Stop();         // after the purge in progress
+  lifecycle.Stop();         // pending channel reaction counts appended
   receipts.Stop();          // pending watermarks written
   timers.Stop();
   (*store)->Close();        // pending appends committed, their callbacks run

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,27 @@ class ChatService {
   void AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
                    std::function<void(Result<store::AppendResult>)> done);
 
+  // Appends a lifecycle request (a change to a message, a settings event, a
+  // purge: see store::MessageChange, PurgeRequest). Once durable, on the
+  // conversation's shard: `done` first (the ack), then the stored entry, if
+  // any, is fanned out in seq order like a message, except to `origin_session`.
+  void AppendChange(store::AppendRequest request, std::string origin_session,
+                    std::function<void(Result<store::AppendResult>)> done);
+  // The conversation's kind and posting rule (cached); Forbidden when it does
+  // not exist, the same answer as for a non-member.
+  Result<ConversationInfo> KnownConversation(const std::string& conversation_id);
+  // The per-user send rate limit, shared by sends and message changes.
+  Status AdmitSend(const std::string& user_id);
+  // Runs `task` on the conversation's shard, in order with its sends and fan-outs.
+  void RunOnShard(std::string_view conversation_id, std::function<void()> task) {
+    shards_.PostTo(conversation_id, std::move(task));
+  }
+  // Called on a reader thread for each media id that no live message
+  // references any more (deleted for everyone or purged by retention).
+  void SetMediaReleasedHook(std::function<void(const std::string& media_id)> hook) {
+    media_released_hook_ = std::move(hook);
+  }
+
   // Called on the store's commit thread, in commit order, for every commit
   // that moves a conversation's version (entries and receipts): keeps the
   // sync index exact without store reads.
@@ -109,6 +131,7 @@ class ChatService {
   // Acks (or answers a duplicate / an error) and counts; runs on the conversation's shard.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    const Result<store::AppendResult>& result, const AckCallback& done);
+  void ReleaseMedia(std::vector<std::string> media_ids);
   void FanOut(const store::EntryRecord& entry, const std::string& origin_session,
               const std::vector<std::string>& also_to = {});
   void RunFanout(const std::string& conversation_id);
@@ -121,6 +144,12 @@ class ChatService {
                                               uint64_t before_seq,
                                               std::optional<uint64_t> after_seq, size_t limit);
   Result<std::string> ListConversationsNow(const std::string& user_id);
+  // The seqs `user_id` hid in the conversation; their `hidden` frames with
+  // after < version <= snapshot are added to `out`.
+  Result<std::set<uint64_t>> HiddenSeqs(const std::string& user_id,
+                                        const std::string& conversation_id, uint64_t after,
+                                        uint64_t snapshot,
+                                        std::vector<std::pair<uint64_t, std::string>>& out);
   // Receipt frames of `conv` with after < version <= snapshot that `viewer` may see.
   Status AppendReceiptFrames(const std::string& viewer, const store::ConversationRecord& conv,
                              uint64_t after, uint64_t snapshot,
@@ -146,6 +175,7 @@ class ChatService {
   // Highest version whose index updates are applied: what a sync may cover.
   std::atomic<uint64_t> applied_version_{0};
   StoredHook stored_hook_;
+  std::function<void(const std::string&)> media_released_hook_;
   const Clock& clock_;
   Snowflake& ids_;
   const ChatOptions options_;

@@ -9,6 +9,8 @@
 namespace parley::chat {
 
 std::string EncodeEntry(const store::EntryRecord& entry);
+// {"op":"hidden","conversation_id","message_id","seq"}: a message its owner deleted for itself.
+std::string EncodeHidden(const store::HiddenRecord& h);
 // {"op":"receipt","conversation_id","user_id","kind","up_to_seq"}
 std::string EncodeReceipt(const store::ReceiptRecord& r, std::string_view kind);
 // The kind a conversation id names (ids are made by the server).

@@ -2,6 +2,7 @@
 // conversation list. Every read checks what the caller may see: its
 // membership's visible seq range [joined_seq, left_seq].
 #include <algorithm>
+#include <set>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -59,8 +60,12 @@ Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after
     if (!conversation.ok()) return conversation.status();
     auto entries = store_.ReadSinceVersion(m.conversation_id, after_version, limit + 1);
     if (!entries.ok()) return entries.status();
+    auto hidden = HiddenSeqs(user_id, m.conversation_id, after_version, snapshot, changed);
+    if (!hidden.ok()) return hidden.status();
     for (auto& e : *entries) {
-      if (e.version <= snapshot && Visible(m, e.seq)) changed.emplace_back(e.version, EncodeEntry(e));
+      if (e.version <= snapshot && Visible(m, e.seq) && !hidden->count(e.seq)) {
+        changed.emplace_back(e.version, EncodeEntry(e));
+      }
     }
     if (m.current()) {
       PARLEY_RETURN_IF_ERROR(
@@ -100,6 +105,19 @@ Status ChatService::AppendReceiptFrames(const std::string& viewer,
   return Status::Ok();
 }
 
+Result<std::set<uint64_t>> ChatService::HiddenSeqs(
+    const std::string& user_id, const std::string& conversation_id, uint64_t after,
+    uint64_t snapshot, std::vector<std::pair<uint64_t, std::string>>& out) {
+  auto hidden = store_.ListHidden(conversation_id, user_id);
+  if (!hidden.ok()) return hidden.status();
+  std::set<uint64_t> seqs;
+  for (const store::HiddenRecord& h : *hidden) {
+    seqs.insert(h.seq);
+    if (h.version > after && h.version <= snapshot) out.emplace_back(h.version, EncodeHidden(h));
+  }
+  return seqs;
+}
+
 void ChatService::History(std::string user_id, std::string conversation_id, uint64_t before_seq,
                           std::optional<uint64_t> after_seq, size_t limit,
                           std::function<void(Result<std::vector<std::string>>)> done) {
@@ -124,9 +142,15 @@ Result<std::vector<std::string>> ChatService::HistoryNow(const std::string& user
   // No lower bound asked: the newest page; else the oldest page above it.
   auto entries = store_.ReadEntries(conversation_id, lo, hi, limit, !after_seq.has_value());
   if (!entries.ok()) return entries.status();
+  auto hidden = store_.ListHidden(conversation_id, user_id);  // "deleted for me"
+  if (!hidden.ok()) return hidden.status();
+  std::set<uint64_t> hidden_seqs;
+  for (const auto& h : *hidden) hidden_seqs.insert(h.seq);
   std::vector<std::string> frames;
   frames.reserve(entries->size());
-  for (const auto& e : *entries) frames.push_back(EncodeEntry(e));
+  for (const auto& e : *entries) {
+    if (!hidden_seqs.count(e.seq)) frames.push_back(EncodeEntry(e));
+  }
   return frames;
 }
 
@@ -155,6 +179,7 @@ Result<std::string> ChatService::ListConversationsNow(const std::string& user_id
       item["name"] = c->name;
       item["member_count"] = c->member_count;
     }
+    if (c->disappear_after_s > 0) item["disappear_after_s"] = c->disappear_after_s;
     auto receipts = store_.ListReceipts(c->conversation_id);
     if (!receipts.ok()) return receipts.status();
     uint64_t read_seq = 0;

@@ -27,10 +27,15 @@ void FillEntry(store::AppendRequest& r, const SendRequest& request, const std::s
 }
 }  // namespace
 
-void ChatService::Send(SendRequest request, AckCallback done) {
-  if (int64_t wait = send_limiter_.Acquire(request.sender); wait > 0) {
-    return done(RateLimited("sending too fast; slow down").WithRetryAfter(wait));
+Status ChatService::AdmitSend(const std::string& user_id) {
+  if (int64_t wait = send_limiter_.Acquire(user_id); wait > 0) {
+    return RateLimited("sending too fast; slow down").WithRetryAfter(wait);
   }
+  return Status::Ok();
+}
+
+void ChatService::Send(SendRequest request, AckCallback done) {
+  if (Status admitted = AdmitSend(request.sender); !admitted.ok()) return done(admitted);
   // Key the work by conversation so that one session's sends keep their order.
   std::string key = request.frame.conversation_id;
   if (key.empty()) {
@@ -85,19 +90,8 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
     if (members->second == request.sender) return ResolveDirect(request, members->first);
     return Forbidden("not a member of this conversation");
   }
-  auto info = cache_.Get(f.conversation_id);
-  if (!info || !info->kind) {
-    auto conversation = store_.GetConversation(f.conversation_id);
-    if (!conversation.ok()) {
-      if (conversation.status().code() == Code::kNotFound) {
-        return Forbidden("not a member of this conversation");  // do not reveal existence
-      }
-      return conversation.status();
-    }
-    info = ConversationInfo{conversation->kind, conversation->posting,
-                            info ? info->members : nullptr};
-    cache_.Put(f.conversation_id, *info);
-  }
+  auto info = KnownConversation(f.conversation_id);
+  if (!info.ok()) return info.status();
   Resolved out;
   out.conversation_id = f.conversation_id;
   out.request.require_member = request.sender;  // checked atomically with the append
@@ -105,6 +99,21 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
     out.request.require_admin = request.sender;
   }
   return out;
+}
+
+Result<ConversationInfo> ChatService::KnownConversation(const std::string& conversation_id) {
+  auto info = cache_.Get(conversation_id);
+  if (info && info->kind) return *info;
+  auto conversation = store_.GetConversation(conversation_id);
+  if (!conversation.ok()) {
+    if (conversation.status().code() == Code::kNotFound) {
+      return Forbidden("not a member of this conversation");  // do not reveal existence
+    }
+    return conversation.status();
+  }
+  ConversationInfo known{conversation->kind, conversation->posting, info ? info->members : nullptr};
+  cache_.Put(conversation_id, known);
+  return known;
 }
 
 Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& request,
@@ -243,10 +252,6 @@ std::shared_ptr<const std::vector<MemberRef>> ChatService::Recipients(
   return members;
 }
 
-}  // namespace parley::chat
-
-namespace parley::chat {
-
 void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,
                               std::function<void(Result<store::AppendResult>)> done) {
   std::string conversation_id = request.entry.conversation_id;
@@ -270,6 +275,39 @@ void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::str
       }
       done(std::move(result));
     });
+  });
+}
+
+void ChatService::AppendChange(store::AppendRequest request, std::string origin_session,
+                               std::function<void(Result<store::AppendResult>)> done) {
+  std::string conversation_id = request.entry.conversation_id;
+  store_.Append(std::move(request), [this, conversation_id, origin = std::move(origin_session),
+                                     done = std::move(done)](
+                                        Result<store::AppendResult> result) mutable {
+    bool stored = result.ok() && !result->duplicate_of && result->entry.seq != 0;
+    if (stored) {  // on the commit thread, in commit order: the sync index first
+      NoteCommitted(conversation_id, result->entry.version);
+    } else if (result.ok() && result->changed && result->hidden) {
+      NoteCommitted(conversation_id, result->hidden->version);
+    }
+    shards_.PostTo(conversation_id, [this, origin = std::move(origin), done = std::move(done),
+                                     result = std::move(result), stored]() mutable {
+      if (result.ok() && !result->released_media.empty()) {
+        ReleaseMedia(std::move(result->released_media));
+      }
+      done(result);
+      if (stored) FanOut(result->entry, origin);
+    });
+  });
+}
+
+void ChatService::ReleaseMedia(std::vector<std::string> media_ids) {
+  if (!media_released_hook_) return;
+  readers_.Post([this, media_ids = std::move(media_ids)] {
+    for (const std::string& id : media_ids) {
+      auto live = store_.HasLiveMediaReference(id);
+      if (live.ok() && !*live) media_released_hook_(id);
+    }
   });
 }
 

@@ -1,9 +1,19 @@
 #include "common/ids.h"
 
 #include <algorithm>
+#include <charconv>
 #include <thread>
 
 namespace parley {
+
+Result<uint64_t> ParseMessageId(std::string_view text, std::string_view field) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
+    return BadRequest(std::string(field) + " must be a message id (a decimal string)");
+  }
+  return id;
+}
 
 Result<std::string> NormalizeUserId(std::string_view raw) {
   if (raw.size() < 3 || raw.size() > 32) {

@@ -31,6 +31,9 @@ bool IsChannelConversationId(std::string_view id);
 // A conversation id as a client may send it: 1-64 chars, no control chars.
 bool LooksLikeConversationId(std::string_view id);
 
+// A message id as clients send it: a non-zero decimal string. The error names `field`.
+Result<uint64_t> ParseMessageId(std::string_view text, std::string_view field = "message_id");
+
 // 64-bit Snowflake: 41 bits of milliseconds since kEpochMs, 10 bits of node
 // id, 12 bits of per-millisecond counter. Thread-safe; never goes backwards
 // even if the wall clock does.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ids.h"
 #include "protocol/json_util.h"
 
 namespace parley::protocol {
@@ -90,6 +91,56 @@ Result<ClientFrameBody> DecodePresence(const json::object& o, bool subscribe,
   return ClientFrameBody(std::move(f));
 }
 
+// The fields every lifecycle frame has: conversation_id, message_id, client_msg_id.
+Status DecodeTarget(const json::object& o, const Limits& limits, std::string& conversation_id,
+                    uint64_t& message_id, std::string& client_msg_id) {
+  PARLEY_RETURN_IF_ERROR(
+      MoveInto(conversation_id, GetString(o, "conversation_id", true, kMaxIdLen)));
+  std::string id;
+  PARLEY_RETURN_IF_ERROR(MoveInto(id, GetString(o, "message_id", true, kMaxIdLen)));
+  PARLEY_RETURN_IF_ERROR(MoveInto(message_id, ParseMessageId(id)));
+  PARLEY_RETURN_IF_ERROR(
+      MoveInto(client_msg_id, GetString(o, "client_msg_id", true, limits.max_client_msg_id)));
+  if (conversation_id.empty()) return BadRequest("conversation_id must not be empty");
+  if (client_msg_id.empty()) return BadRequest("client_msg_id must be 1-64 characters");
+  return Status::Ok();
+}
+
+Result<ClientFrameBody> DecodeEdit(const json::object& o, const Limits& limits) {
+  EditFrame f;
+  PARLEY_RETURN_IF_ERROR(DecodeTarget(o, limits, f.conversation_id, f.message_id, f.client_msg_id));
+  PARLEY_RETURN_IF_ERROR(MoveInto(f.content, GetString(o, "content", true, SIZE_MAX)));
+  if (f.content.size() > limits.max_text_bytes) {
+    return TooLarge("content is longer than " + std::to_string(limits.max_text_bytes) + " bytes");
+  }
+  if (f.content.empty()) return BadRequest("content must not be empty (delete the message instead)");
+  return ClientFrameBody(std::move(f));
+}
+
+Result<ClientFrameBody> DecodeDelete(const json::object& o, const Limits& limits) {
+  DeleteFrame f;
+  PARLEY_RETURN_IF_ERROR(DecodeTarget(o, limits, f.conversation_id, f.message_id, f.client_msg_id));
+  std::string scope;
+  PARLEY_RETURN_IF_ERROR(MoveInto(scope, GetString(o, "scope", true, 16)));
+  if (scope != "everyone" && scope != "me") return BadRequest("scope must be everyone or me");
+  f.for_everyone = scope == "everyone";
+  return ClientFrameBody(std::move(f));
+}
+
+Result<ClientFrameBody> DecodeReact(const json::object& o, const Limits& limits) {
+  ReactFrame f;
+  PARLEY_RETURN_IF_ERROR(DecodeTarget(o, limits, f.conversation_id, f.message_id, f.client_msg_id));
+  PARLEY_RETURN_IF_ERROR(MoveInto(f.emoji, GetString(o, "emoji", true, SIZE_MAX)));
+  if (f.emoji.size() > limits.max_emoji_bytes) {
+    return TooLarge("emoji is longer than " + std::to_string(limits.max_emoji_bytes) + " bytes");
+  }
+  // JSON strings are valid UTF-8 already; a reaction has no spaces or control characters.
+  for (unsigned char c : f.emoji) {
+    if (c <= 0x20 || c == 0x7f) return BadRequest("emoji must not contain spaces or control characters");
+  }
+  return ClientFrameBody(std::move(f));
+}
+
 Result<ClientFrameBody> DecodeBody(const json::object& o, const Limits& limits) {
   const json::value* op = o.if_contains("op");
   if (!op || !op->is_string()) return BadRequest("op is required");
@@ -106,6 +157,9 @@ Result<ClientFrameBody> DecodeBody(const json::object& o, const Limits& limits) 
   if (name == "presence.subscribe") return DecodePresence(o, true, limits);
   if (name == "presence.unsubscribe") return DecodePresence(o, false, limits);
   if (name == "ping") return ClientFrameBody(PingFrame{});
+  if (name == "edit") return DecodeEdit(o, limits);
+  if (name == "delete") return DecodeDelete(o, limits);
+  if (name == "react") return DecodeReact(o, limits);
   if (name == "auth") {
     AuthFrame f;
     PARLEY_RETURN_IF_ERROR(MoveInto(f.token, GetString(o, "token", true, kMaxTokenLen)));
@@ -138,6 +192,14 @@ Result<SendFrame> DecodeSendBody(std::string_view text, const Limits& limits) {
   auto body = DecodeSend(*parsed, limits);
   if (!body.ok()) return body.status();
   return std::get<SendFrame>(std::move(body).value());
+}
+
+Result<ClientFrameBody> DecodeBodyAs(std::string_view op, std::string_view text,
+                                     const Limits& limits) {
+  auto parsed = ParseObject(text);
+  if (!parsed.ok()) return parsed.status();
+  (*parsed)["op"] = json::string_view(op.data(), op.size());  // the route names the frame
+  return DecodeBody(*parsed, limits);
 }
 
 }  // namespace parley::protocol

@@ -18,6 +18,7 @@ struct Limits {
   size_t max_client_msg_id = 64;
   size_t max_presence_users = 1000;    // per subscribe frame
   size_t max_history_limit = 200;
+  size_t max_emoji_bytes = 32;         // a reaction: one emoji, ZWJ sequences included
 };
 
 struct AuthFrame { std::string token; };
@@ -51,9 +52,30 @@ struct PresenceFrame {
   std::vector<std::string> users;
 };
 struct PingFrame {};
+// The message lifecycle: each names a message of a conversation the sender is
+// a member of, and is idempotent by (sender, client_msg_id) like `send`.
+struct EditFrame {
+  std::string conversation_id;
+  uint64_t message_id = 0;
+  std::string content;
+  std::string client_msg_id;
+};
+struct DeleteFrame {
+  std::string conversation_id;
+  uint64_t message_id = 0;
+  bool for_everyone = true;  // "scope": "everyone" | "me"
+  std::string client_msg_id;
+};
+struct ReactFrame {
+  std::string conversation_id;
+  uint64_t message_id = 0;
+  std::string emoji;  // "": clear the sender's reaction
+  std::string client_msg_id;
+};
 
-using ClientFrameBody = std::variant<AuthFrame, SendFrame, SyncFrame, HistoryFrame, ReceiptFrame,
-                                     TypingFrame, PresenceFrame, PingFrame>;
+using ClientFrameBody =
+    std::variant<AuthFrame, SendFrame, SyncFrame, HistoryFrame, ReceiptFrame, TypingFrame,
+                 PresenceFrame, PingFrame, EditFrame, DeleteFrame, ReactFrame>;
 
 struct DecodedFrame {
   // The client's "id" re-serialized as JSON (a string or number), or empty;
@@ -66,5 +88,8 @@ DecodedFrame DecodeClientFrame(std::string_view text, const Limits& limits);
 
 // The body of POST /v1/messages: a `send` frame without "op".
 Result<SendFrame> DecodeSendBody(std::string_view text, const Limits& limits);
+// An HTTP body that is the client frame named `op` without "op" (edit, delete, react).
+Result<ClientFrameBody> DecodeBodyAs(std::string_view op, std::string_view text,
+                                     const Limits& limits);
 
 }  // namespace parley::protocol

@@ -85,6 +85,60 @@ TEST(DecodeTest, SendBodyOfHttpFallback) {
   EXPECT_EQ(send->to, "user_id_123");
 }
 
+TEST(DecodeTest, LifecycleFrames) {
+  auto edit = DecodeClientFrame(
+      R"({"op":"edit","id":1,"conversation_id":"g:1","message_id":"42","content":"fixed","client_msg_id":"e1"})",
+      kLimits);
+  ASSERT_TRUE(edit.body.ok()) << edit.body.status().ToString();
+  auto& e = std::get<EditFrame>(*edit.body);
+  EXPECT_EQ(e.message_id, 42u);
+  EXPECT_EQ(e.content, "fixed");
+  EXPECT_EQ(e.client_msg_id, "e1");
+
+  auto del = DecodeClientFrame(
+      R"({"op":"delete","conversation_id":"g:1","message_id":"42","scope":"me","client_msg_id":"d1"})",
+      kLimits);
+  ASSERT_TRUE(del.body.ok());
+  EXPECT_FALSE(std::get<DeleteFrame>(*del.body).for_everyone);
+
+  auto react = DecodeClientFrame(
+      R"({"op":"react","conversation_id":"g:1","message_id":"42","emoji":"👍🏽","client_msg_id":"r1"})",
+      kLimits);
+  ASSERT_TRUE(react.body.ok());
+  EXPECT_EQ(std::get<ReactFrame>(*react.body).emoji, "👍🏽");
+  auto clear = DecodeBodyAs("react", R"({"conversation_id":"g:1","message_id":"42","emoji":"","client_msg_id":"r2"})", kLimits);
+  ASSERT_TRUE(clear.ok());
+  EXPECT_EQ(std::get<ReactFrame>(*clear).emoji, "");
+  // The route names the frame, whatever "op" the body carries.
+  auto as_edit = DecodeBodyAs("edit", R"({"op":"send","conversation_id":"g:1","message_id":"7","content":"x","client_msg_id":"e"})", kLimits);
+  ASSERT_TRUE(as_edit.ok());
+  EXPECT_TRUE(std::holds_alternative<EditFrame>(*as_edit));
+}
+
+TEST(DecodeTest, LifecycleFramesRejectBadInput) {
+  auto code = [](std::string_view text) {
+    auto d = DecodeClientFrame(text, kLimits);
+    return d.body.ok() ? Code::kOk : d.body.status().code();
+  };
+  const std::string target = R"("conversation_id":"g:1","client_msg_id":"c")";
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"abc","content":"x"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"0","content":"x"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":42,"content":"x"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"42","content":""})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit","conversation_id":"g:1","message_id":"42","content":"x"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"42","content":")" +
+                 std::string(kLimits.max_text_bytes + 1, 'x') + R"("})"),
+            Code::kTooLarge);
+  EXPECT_EQ(code(R"({"op":"delete",)" + target + R"(,"message_id":"42"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"delete",)" + target + R"(,"message_id":"42","scope":"all"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":")" +
+                 std::string(kLimits.max_emoji_bytes + 1, 'x') + R"("})"),
+            Code::kTooLarge);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":"a b"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":7})"), Code::kBadRequest);
+}
+
 TEST(ServerFramesTest, ErrorAndAckShapes) {
   EXPECT_EQ(ErrorFrame("3", NotFound("no such user")),
             R"({"id":3,"op":"error","code":"not_found","message":"no such user"})");

@@ -66,6 +66,27 @@ class Reader {
     }
   }
 
+  // An object of non-negative integer counts, e.g. {"👍":2}.
+  void Counts(std::string_view key, std::map<std::string, uint32_t>* out) {
+    const json::value* v = Find(key, false);
+    if (v == nullptr) return;
+    const json::object* counts = v->if_object();
+    if (counts == nullptr) {
+      ok_ = false;
+      return;
+    }
+    for (const auto& [name, count] : *counts) {
+      const uint64_t* u = count.if_uint64();
+      const int64_t* i = count.if_int64();
+      uint64_t n = u ? *u : (i && *i >= 0 ? static_cast<uint64_t>(*i) : ~uint64_t{0});
+      if (n > std::numeric_limits<uint32_t>::max()) {
+        ok_ = false;
+        return;
+      }
+      (*out)[std::string(name)] = static_cast<uint32_t>(n);
+    }
+  }
+
   void Kind(std::string_view key, ConversationKind* out) {
     std::string name;
     Str(key, &name, true);
@@ -183,6 +204,8 @@ std::string EncodeConversation(const ConversationRecord& c) {
   o["last_seq"] = c.last_seq;
   o["last_version"] = c.last_version;
   o["member_count"] = c.member_count;
+  if (c.disappear_after_s != 0) o["disappear_after_s"] = c.disappear_after_s;
+  if (c.purged_seq != 0) o["purged_seq"] = c.purged_seq;
   return json::serialize(o);
 }
 
@@ -197,6 +220,8 @@ Result<ConversationRecord> DecodeConversation(std::string_view bytes) {
     r.U64("last_seq", &c.last_seq);
     r.U64("last_version", &c.last_version);
     r.U32("member_count", &c.member_count);
+    r.I64("disappear_after_s", &c.disappear_after_s);
+    r.U64("purged_seq", &c.purged_seq);
   });
 }
 
@@ -242,6 +267,17 @@ std::string EncodeEntry(const EntryRecord& e) {
   PutIfSet(o, "name", e.name);
   PutIfSet(o, "role", e.role);
   PutIfSet(o, "posting", e.posting);
+  PutIfSet(o, "reply_sender", e.reply_sender);
+  PutIfSet(o, "reply_preview", e.reply_preview);
+  if (e.edited_at != 0) o["edited_at"] = e.edited_at;
+  if (e.deleted) o["deleted"] = true;
+  if (!e.reactions.empty()) {
+    json::object counts;
+    for (const auto& [emoji, count] : e.reactions) counts[Sv(emoji)] = count;
+    o["reactions"] = std::move(counts);
+  }
+  PutIfSet(o, "emoji", e.emoji);
+  if (e.disappear_after_s >= 0) o["disappear_after_s"] = e.disappear_after_s;
   return json::serialize(o);
 }
 
@@ -265,6 +301,13 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
     r.Str("name", &e.name);
     r.Str("role", &e.role);
     r.Str("posting", &e.posting);
+    r.Str("reply_sender", &e.reply_sender);
+    r.Str("reply_preview", &e.reply_preview);
+    r.I64("edited_at", &e.edited_at);
+    r.Bool("deleted", &e.deleted);
+    r.Counts("reactions", &e.reactions);
+    r.Str("emoji", &e.emoji);
+    r.I64("disappear_after_s", &e.disappear_after_s);
   });
 }
 
@@ -287,6 +330,28 @@ Result<ReceiptRecord> DecodeReceipt(std::string_view bytes) {
     r.U64("read_seq", &out.read_seq);
     r.U64("version", &out.version);
     r.I64("updated_at", &out.updated_at);
+  });
+}
+
+std::string EncodeHidden(const HiddenRecord& h) {
+  json::object o;
+  o["conversation_id"] = Sv(h.conversation_id);
+  o["user_id"] = Sv(h.user_id);
+  o["seq"] = h.seq;
+  o["message_id"] = h.message_id;
+  o["version"] = h.version;
+  o["hidden_at"] = h.hidden_at;
+  return json::serialize(o);
+}
+
+Result<HiddenRecord> DecodeHidden(std::string_view bytes) {
+  return Decode<HiddenRecord>(bytes, "hidden", [](Reader& r, HiddenRecord& h) {
+    r.Str("conversation_id", &h.conversation_id, true);
+    r.Str("user_id", &h.user_id, true);
+    r.U64("seq", &h.seq, true);
+    r.U64("message_id", &h.message_id);
+    r.U64("version", &h.version);
+    r.I64("hidden_at", &h.hidden_at);
   });
 }
 

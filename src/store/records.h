@@ -34,6 +34,8 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes);
 
 std::string EncodeReceipt(const ReceiptRecord& r);
 Result<ReceiptRecord> DecodeReceipt(std::string_view bytes);
+std::string EncodeHidden(const HiddenRecord& record);
+Result<HiddenRecord> DecodeHidden(std::string_view bytes);
 std::string EncodeIdempotency(const IdempotencyRecord& record);
 Result<IdempotencyRecord> DecodeIdempotency(std::string_view bytes);
 

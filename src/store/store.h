@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,8 @@ struct ConversationRecord {
   uint64_t last_seq = 0;
   uint64_t last_version = 0;
   uint32_t member_count = 0;
+  int64_t disappear_after_s = 0;  // disappearing-messages timer; 0: off
+  uint64_t purged_seq = 0;        // entries up to this seq were deleted by retention
 };
 
 // One user's membership of one conversation. Kept after the user leaves (with
@@ -87,15 +90,39 @@ struct EntryRecord {
   std::string content;
   std::string client_msg_id;
   std::string media_id;
-  std::string reply_to;
+  std::string reply_to;       // a message id of the same conversation (checked by the store)
+  std::string reply_sender;   // reply_to set: the quoted message's sender and the start of
+  std::string reply_preview;  // its content, copied by the store ("" once it is deleted)
+  int64_t edited_at = 0;      // time of the latest edit; 0: never edited
+  // Deleted for everyone: content, media and reactions are gone (a tombstone).
+  // On an "edited" event: the edit's content was scrubbed with its message.
+  bool deleted = false;
+  // Messages: reaction counts by emoji. "reaction"/"reactions" events: the
+  // counts after the change.
+  std::map<std::string, uint32_t> reactions;
   // Events: kind is "created", "member_added", "member_removed", "member_left",
-  // "renamed" or "role_changed".
+  // "renamed", "role_changed", or of the message lifecycle "edited", "deleted",
+  // "reaction", "reactions" (channels: aggregated counts) and "settings_changed".
+  // Lifecycle events name their target message in message_id.
   std::string kind;
   std::string actor;
   std::string user_id;
   std::string name;
   std::string role;     // role_changed: the new role
   std::string posting;  // renamed: the new channel posting rule, when it changed
+  std::string emoji;    // reaction: the actor's reaction ("" when cleared)
+  int64_t disappear_after_s = -1;  // settings_changed: the new timer (0: off); else -1
+};
+
+// A message one member hid from itself ("delete for me"). `version` orders it
+// with entries for that member's sync.
+struct HiddenRecord {
+  std::string conversation_id;
+  std::string user_id;
+  uint64_t seq = 0;
+  uint64_t message_id = 0;
+  uint64_t version = 0;
+  int64_t hidden_at = 0;
 };
 
 // A member's receipt watermarks in a conversation. They never go backwards;
@@ -117,6 +144,43 @@ struct IdempotencyRecord {
   uint64_t message_id = 0;
   uint64_t seq = 0;
   int64_t ts = 0;
+};
+
+// A change to an earlier message of the conversation, checked and applied by
+// the store atomically with the append. The target must be a message the
+// actor can see (seq >= its joined_seq), else NotFound. Unless said otherwise
+// the request's entry is the event that records the change (kind set by the
+// caller, message_id = the target); the store rewrites the target so that
+// history shows its latest state.
+struct MessageChange {
+  enum class Op {
+    kEdit,    // entry.content replaces the content (sender only, within the window)
+    kDelete,  // for everyone: a tombstone; edits and reply previews of it are scrubbed
+    kReact,   // set (emoji) or clear ("") the actor's one reaction; counts on the target
+    kHide,    // delete for me: no entry; a HiddenRecord with the next version
+    kCounts,  // an event carrying the target's current reaction counts (channels)
+  };
+  Op op = Op::kEdit;
+  uint64_t message_id = 0;
+  std::string actor;
+  // kEdit, kDelete by the sender: allowed while entry.ts - target.ts < this.
+  int64_t sender_window_ms = 0;
+  bool admin_may_delete = false;  // kDelete: a current admin may delete any message, any time
+  std::string emoji;
+  bool stream_entry = true;  // kReact: false stores the reaction and counts without an entry
+};
+
+// Retention: deletes the conversation's entries with seq <= up_to_seq (one
+// range delete per key space) instead of appending. `messages` lists the
+// messages among them as the caller read them, for their index keys.
+struct PurgedMessage {
+  uint64_t seq = 0;
+  uint64_t message_id = 0;
+  std::string media_id;
+};
+struct PurgeRequest {
+  uint64_t up_to_seq = 0;
+  std::vector<PurgedMessage> messages;
 };
 
 // One append to a conversation's stream, with the records that change with
@@ -161,6 +225,13 @@ struct AppendRequest {
   // version. entry.conversation_id must name the conversation; the user must
   // be a member (else Forbidden).
   std::optional<ReceiptRecord> receipt;
+
+  // Lifecycle (see MessageChange, PurgeRequest). A message with
+  // entry.reply_to set always has it checked: a message of this conversation
+  // the sender can see, else NotFound.
+  std::optional<MessageChange> change;
+  std::optional<int64_t> set_disappear_after_s;  // settings_changed events
+  std::optional<PurgeRequest> purge;
 };
 
 struct AppendResult {
@@ -170,7 +241,13 @@ struct AppendResult {
   // For receipt requests: the watermarks as stored; `changed` false when the
   // request raised nothing (nothing was written).
   std::optional<ReceiptRecord> receipt;
-  bool changed = false;
+  bool changed = false;  // change and purge requests too: false when nothing was written
+  // Change requests: the target message as stored after the request.
+  std::optional<EntryRecord> target;
+  std::optional<HiddenRecord> hidden;  // kHide
+  // Media ids that a message stopped referencing (deleted or purged): each is
+  // unreadable once HasLiveMediaReference says no live message has it.
+  std::vector<std::string> released_media;
 };
 
 using AppendCallback = std::function<void(Result<AppendResult>)>;
@@ -224,6 +301,18 @@ class Store {
                                                    std::string_view client_msg_id) = 0;
   // Every member's receipt watermarks in the conversation (members that sent none are absent).
   virtual Result<std::vector<ReceiptRecord>> ListReceipts(std::string_view conversation_id) = 0;
+
+  // Message lifecycle.
+  // The message with this id in the conversation (NotFound when absent, purged or not a message).
+  virtual Result<EntryRecord> GetMessage(std::string_view conversation_id, uint64_t message_id) = 0;
+  // The messages `user_id` hid from itself in the conversation, ascending seq.
+  virtual Result<std::vector<HiddenRecord>> ListHidden(std::string_view conversation_id,
+                                                       std::string_view user_id) = 0;
+  // True while a message that is neither deleted nor purged carries `media_id`.
+  virtual Result<bool> HasLiveMediaReference(std::string_view media_id) = 0;
+  // Conversations ordered by id, starting after `after_id` (for the retention job).
+  virtual Result<std::vector<ConversationRecord>> ListConversations(std::string_view after_id,
+                                                                    size_t limit) = 0;
 
   // Blocks: `blocker` refuses `blocked`.
   virtual Status SetBlocked(std::string_view blocker, std::string_view blocked, bool on) = 0;

@@ -11,12 +11,6 @@
 #include "store/records.h"
 
 namespace parley::store {
-namespace {
-
-// Ids are key parts separated by 0x00, so they must not contain one.
-bool ValidId(std::string_view id) { return !id.empty() && id.find('\0') == std::string_view::npos; }
-
-}  // namespace
 
 BatchBuilder::BatchBuilder(const RocksDb& db, const ConversationCache& cache, uint64_t last_version)
     : db_(db), cache_(cache), last_version_(last_version) {}
@@ -26,6 +20,8 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
   PARLEY_RETURN_IF_ERROR(LoadConversation(request, &staged));
   PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged));
   if (request.receipt) return AddReceipt(request, std::move(staged));
+  if (request.purge) return AddPurge(request, std::move(staged));
+  staged.entry = request.entry;
   if (request.idempotent) {
     Result<std::optional<IdempotencyRecord>> duplicate = FindDuplicate(request);
     if (!duplicate.ok()) return duplicate.status();
@@ -36,6 +32,8 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
       return result;
     }
   }
+  if (request.change) return AddChange(request, std::move(staged));
+  PARLEY_RETURN_IF_ERROR(StageMessage(&staged));
   PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRoles(request, &staged));
@@ -230,24 +228,31 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   const std::string& id = conversation.conversation_id;
   AppendResult result;
   result.conversation_created = staged.created;
-  result.entry = request.entry;
-  result.entry.seq = staged.seq;
-  result.entry.version = ++last_version_;
+  result.entry = std::move(staged.entry);
+  EntryRecord& entry = result.entry;
+  entry.seq = staged.seq;
+  entry.version = ++last_version_;
 
   // WriteBatch::Put/Delete fail only on keys or values over 4 GiB, which
   // records never reach; a failure would surface when the batch is written.
-  batch_.Put(db_.entries, NumberKey(id, staged.seq), EncodeEntry(result.entry))
+  PutEntry(entry);
+  batch_.Put(db_.versions, NumberKey(id, entry.version), EncodeBe64(staged.seq))
       .PermitUncheckedError();
-  batch_.Put(db_.versions, NumberKey(id, result.entry.version), EncodeBe64(staged.seq))
-      .PermitUncheckedError();
-  if (request.idempotent && !request.entry.client_msg_id.empty()) {
-    IdempotencyRecord record{
-        request.entry.sender, request.entry.client_msg_id, id, request.entry.message_id, staged.seq,
-        request.entry.ts};
-    std::string key = PairKey(record.sender, record.client_msg_id);
-    batch_.Put(db_.idempotency, key, EncodeIdempotency(record)).PermitUncheckedError();
-    idempotency_[std::move(key)] = std::move(record);
+  if (!entry.is_event && entry.message_id != 0) {  // lifecycle changes find messages by id
+    std::string key = NumberKey(id, entry.message_id);
+    batch_.Put(db_.message_index, key, EncodeBe64(entry.seq)).PermitUncheckedError();
+    message_index_[std::move(key)] = entry.seq;
+    if (!entry.media_id.empty()) {
+      batch_.Put(db_.media_refs, MediaRefKey(entry.media_id, id, entry.seq), "")
+          .PermitUncheckedError();
+    }
+    if (staged.reply_target != 0) {
+      std::string ref = RefKey(id, staged.reply_target, entry.seq);
+      batch_.Put(db_.refs, ref, "").PermitUncheckedError();
+      refs_.insert(std::move(ref));
+    }
   }
+  StageIdempotency(request, entry);
   for (auto& [user_id, member] : staged.members) {
     std::string key = PairKey(id, user_id);
     std::string value = EncodeMember(member);
@@ -261,12 +266,23 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   }
   if (request.set_name) conversation.name = *request.set_name;
   if (request.set_posting) conversation.posting = *request.set_posting;
+  if (request.set_disappear_after_s) conversation.disappear_after_s = *request.set_disappear_after_s;
   conversation.last_seq = staged.seq;
   conversation.last_version = result.entry.version;
   batch_.Put(db_.conversations, id, EncodeConversation(conversation)).PermitUncheckedError();
   conversations_[id] = std::move(conversation);
   wrote_ = true;
   return result;
+}
+
+void BatchBuilder::StageIdempotency(const AppendRequest& request, const EntryRecord& entry) {
+  if (!request.idempotent || entry.client_msg_id.empty()) return;
+  IdempotencyRecord record{entry.sender, entry.client_msg_id, entry.conversation_id,
+                           entry.message_id, entry.seq,   entry.ts};
+  std::string key = PairKey(record.sender, record.client_msg_id);
+  batch_.Put(db_.idempotency, key, EncodeIdempotency(record)).PermitUncheckedError();
+  idempotency_[std::move(key)] = std::move(record);
+  wrote_ = true;
 }
 
 Result<ReceiptRecord> BatchBuilder::CurrentReceipt(const std::string& key) {

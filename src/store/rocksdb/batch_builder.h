@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -43,6 +44,8 @@ class BatchBuilder {
     bool created = false;
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
+    EntryRecord entry;           // the request's entry as it will be stored
+    uint64_t reply_target = 0;   // seq of the message entry.reply_to names
   };
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
@@ -57,6 +60,24 @@ class BatchBuilder {
   AppendResult Write(const AppendRequest& request, Staged staged);
   Result<AppendResult> AddReceipt(const AppendRequest& request, Staged staged);
   Result<ReceiptRecord> CurrentReceipt(const std::string& key);
+  void StageIdempotency(const AppendRequest& request, const EntryRecord& entry);
+
+  // Message lifecycle (lifecycle_batch.cc).
+  Status StageMessage(Staged* staged);
+  Result<AppendResult> AddChange(const AppendRequest& request, Staged staged);
+  Result<bool> ChangeTarget(const MessageChange& change, const MemberRecord& actor,
+                            const EntryRecord& event, EntryRecord* target);
+  void StageTargetWrites(const MessageChange& change, const EntryRecord& before,
+                         const EntryRecord& after, uint64_t event_seq, AppendResult* result);
+  Result<AppendResult> AddHide(const AppendRequest& request, Staged staged,
+                               const EntryRecord& target);
+  Result<AppendResult> AddPurge(const AppendRequest& request, Staged staged);
+  Result<EntryRecord> LoadMessage(const std::string& conv, uint64_t message_id);
+  Result<EntryRecord> LoadEntry(const std::string& conv, uint64_t seq);
+  void PutEntry(const EntryRecord& entry);
+  Result<std::string> CurrentReaction(const std::string& key);
+  Status ScrubRefs(const std::string& conv, const std::string& lower, const std::string& upper,
+                   uint64_t keep_above);
 
   const RocksDb& db_;
   const ConversationCache& cache_;
@@ -68,6 +89,12 @@ class BatchBuilder {
   std::unordered_map<std::string, MemberRecord> members_;  // conv\0user; left_seq != 0: removed
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;  // sender\0client_msg_id
   std::unordered_map<std::string, ReceiptRecord> receipts_;         // conv\0user
+  std::unordered_map<std::string, EntryRecord> entries_;             // conv\0be64(seq)
+  std::unordered_map<std::string, uint64_t> message_index_;          // conv\0be64(id) -> seq
+  std::unordered_map<std::string, std::string> reactions_;  // ReactionKey -> emoji ("": none)
+  std::set<std::string> refs_;                              // RefKeys staged (ordered: ranges)
+  std::set<std::string> hidden_;                            // HiddenKeys staged
+  std::unordered_map<std::string, uint64_t> purged_;        // conv -> purged up to this seq
 };
 
 }  // namespace parley::store

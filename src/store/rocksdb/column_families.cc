@@ -51,6 +51,11 @@ const FamilySpec kFamilies[] = {
     {"idempotency", &RocksDb::idempotency, 8 * kMiB},
     {"receipts", &RocksDb::receipts, 4 * kMiB},
     {"blocks", &RocksDb::blocks, 1 * kMiB},
+    {"message_index", &RocksDb::message_index, 4 * kMiB},
+    {"refs", &RocksDb::refs, 1 * kMiB},
+    {"reactions", &RocksDb::reactions, 4 * kMiB},
+    {"hidden", &RocksDb::hidden, 1 * kMiB},
+    {"media_refs", &RocksDb::media_refs, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
 };
 

@@ -11,6 +11,11 @@
 //   idempotency         sender \0 client_msg_id      -> IdempotencyRecord
 //   receipts            conv \0 user                 -> ReceiptRecord
 //   blocks              blocker \0 blocked           -> "" (present: blocked)
+//   message_index       conv \0 be64(message_id)     -> be64(seq)  (messages only)
+//   refs                conv \0 be64(target_seq) be64(seq) -> ""  (edits and replies of a message)
+//   reactions           conv \0 be64(seq) \0 user    -> emoji
+//   hidden              conv \0 user \0 be64(seq)    -> HiddenRecord ("delete for me")
+//   media_refs          media_id \0 conv \0 be64(seq) -> "" (live messages carrying the media)
 //   meta                "last_version"               -> be64
 #pragma once
 
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/records.h"
 
 namespace parley::store {
 
@@ -45,8 +51,32 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* idempotency = nullptr;
   rocksdb::ColumnFamilyHandle* receipts = nullptr;
   rocksdb::ColumnFamilyHandle* blocks = nullptr;
+  rocksdb::ColumnFamilyHandle* message_index = nullptr;
+  rocksdb::ColumnFamilyHandle* refs = nullptr;
+  rocksdb::ColumnFamilyHandle* reactions = nullptr;
+  rocksdb::ColumnFamilyHandle* hidden = nullptr;
+  rocksdb::ColumnFamilyHandle* media_refs = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
 };
+
+// Ids are key parts separated by 0x00, so they must not contain one.
+inline bool ValidId(std::string_view id) {
+  return !id.empty() && id.find('\0') == std::string_view::npos;
+}
+
+// Keys of the message lifecycle families (layouts above).
+inline std::string RefKey(std::string_view conv, uint64_t target_seq, uint64_t seq) {
+  return NumberKey(conv, target_seq) + EncodeBe64(seq);
+}
+inline std::string ReactionKey(std::string_view conv, uint64_t seq, std::string_view user) {
+  return PairKey(NumberKey(conv, seq), user);
+}
+inline std::string HiddenKey(std::string_view conv, std::string_view user, uint64_t seq) {
+  return NumberKey(PairKey(conv, user), seq);
+}
+inline std::string MediaRefKey(std::string_view media_id, std::string_view conv, uint64_t seq) {
+  return PairKey(media_id, NumberKey(conv, seq));
+}
 
 // Opens (creating when missing) the database in `dir`.
 Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir);

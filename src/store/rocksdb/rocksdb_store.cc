@@ -11,8 +11,6 @@
 namespace parley::store {
 namespace {
 
-bool ValidId(std::string_view id) { return !id.empty() && id.find('\0') == std::string_view::npos; }
-
 template <typename T, typename Decoder>
 Result<T> GetRecord(const RocksDb& db, rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                     std::string_view what, Decoder decode) {
@@ -67,6 +65,12 @@ class RocksDbStore final : public Store {
   }
 
   Result<std::vector<ReceiptRecord>> ListReceipts(std::string_view conversation_id) override;
+  Result<EntryRecord> GetMessage(std::string_view conversation_id, uint64_t message_id) override;
+  Result<std::vector<HiddenRecord>> ListHidden(std::string_view conversation_id,
+                                               std::string_view user_id) override;
+  Result<bool> HasLiveMediaReference(std::string_view media_id) override;
+  Result<std::vector<ConversationRecord>> ListConversations(std::string_view after_id,
+                                                            size_t limit) override;
   Status SetBlocked(std::string_view blocker, std::string_view blocked, bool on) override;
   Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) override;
   Result<std::vector<std::string>> ListBlocked(std::string_view blocker) override;
@@ -185,6 +189,63 @@ Result<std::vector<ReceiptRecord>> RocksDbStore::ListReceipts(std::string_view c
                     if (!receipt.ok()) return receipt.status();
                     out.push_back(std::move(*receipt));
                     return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<EntryRecord> RocksDbStore::GetMessage(std::string_view conversation_id,
+                                             uint64_t message_id) {
+  if (!ValidId(conversation_id)) return NotFound("no such message");
+  Result<std::string> seq =
+      GetValue(*db_, db_->message_index, NumberKey(conversation_id, message_id), "message");
+  if (!seq.ok()) return seq.status();
+  Result<uint64_t> decoded = DecodeBe64(*seq);
+  if (!decoded.ok()) return decoded.status();
+  return GetRecord<EntryRecord>(*db_, db_->entries, NumberKey(conversation_id, *decoded), "message",
+                                DecodeEntry);
+}
+
+Result<std::vector<HiddenRecord>> RocksDbStore::ListHidden(std::string_view conversation_id,
+                                                           std::string_view user_id) {
+  std::vector<HiddenRecord> out;
+  if (!ValidId(conversation_id) || !ValidId(user_id)) return out;
+  std::string prefix = PairKey(conversation_id, user_id);
+  Status s = Scan(db_->hidden, KeyPrefix(prefix), KeyPrefixEnd(prefix), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<HiddenRecord> hidden = DecodeHidden(value);
+                    if (!hidden.ok()) return hidden.status();
+                    out.push_back(std::move(*hidden));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<bool> RocksDbStore::HasLiveMediaReference(std::string_view media_id) {
+  if (!ValidId(media_id)) return false;
+  bool found = false;
+  Status s = Scan(db_->media_refs, KeyPrefix(media_id), KeyPrefixEnd(media_id), false,
+                  [&](std::string_view, std::string_view) -> Result<bool> {
+                    found = true;
+                    return false;
+                  });
+  if (!s.ok()) return s;
+  return found;
+}
+
+Result<std::vector<ConversationRecord>> RocksDbStore::ListConversations(std::string_view after_id,
+                                                                        size_t limit) {
+  std::vector<ConversationRecord> out;
+  if (limit == 0) return out;
+  // The first key after `after_id` is `after_id` 0x00.
+  std::string lower = after_id.empty() ? std::string() : KeyPrefix(after_id);
+  Status s = Scan(db_->conversations, lower, std::string(1, '\xff'), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<ConversationRecord> c = DecodeConversation(value);
+                    if (!c.ok()) return c.status();
+                    out.push_back(std::move(*c));
+                    return out.size() < limit;
                   });
   if (!s.ok()) return s;
   return out;
