@@ -112,6 +112,7 @@ int Serve(const ServerConfig& c) {
                                {.retention_days = c.retention_days,
                                 .interval_ms = c.retention_interval_s * 1000,
                                 .batch = c.retention_batch});
+  lifecycle.SetTimerHook([&retention](const std::string& id) { retention.Watch(id); });
   retention.Start();
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;

@@ -149,10 +149,11 @@ void LifecycleService::SetDisappearAfter(std::string user_id, std::string conver
     if (known->kind != store::ConversationKind::kDirect) r.require_admin = user_id;
     r.set_disappear_after_s = seconds;
     chat_.AppendChange(std::move(r), "",
-                       [done = std::move(done), seconds](Result<store::AppendResult> result) {
+                       [this, done = std::move(done), seconds](Result<store::AppendResult> result) {
                          if (!result.ok()) return done(result.status());
-                         done(SettingsResult{result->entry.conversation_id, result->entry.seq,
-                                             seconds});
+                         const std::string& id = result->entry.conversation_id;
+                         if (seconds > 0 && timer_hook_) timer_hook_(id);
+                         done(SettingsResult{id, result->entry.seq, seconds});
                        });
   });
 }

@@ -56,6 +56,11 @@ class LifecycleService {
   void SetDisappearAfter(std::string user_id, std::string conversation_id, int64_t seconds,
                          std::function<void(Result<SettingsResult>)> done);
 
+  // Called after a conversation's disappearing timer is set (the retention job watches it).
+  void SetTimerHook(std::function<void(const std::string& conversation_id)> hook) {
+    timer_hook_ = std::move(hook);
+  }
+
   // Appends the pending aggregated reaction events of channels now.
   void FlushReactions();
   // Flushes and stops the periodic flush.
@@ -77,6 +82,7 @@ class LifecycleService {
   const Clock& clock_;
   Scheduler& scheduler_;
   const LifecycleOptions options_;
+  std::function<void(const std::string&)> timer_hook_;
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 
   std::mutex dirty_mu_;

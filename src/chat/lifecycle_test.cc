@@ -291,6 +291,23 @@ TEST_F(LifecycleTest, OnlyGroupAdminsSetTheTimerAndItIsAnEvent) {
   EXPECT_EQ(Retention(0, 100).RunOnce()->entries, 0u);
 }
 
+TEST_F(LifecycleTest, LaterPassesVisitOnlyConversationsWithATimer) {
+  std::string d = DirectWith("alice", "bob");
+  std::string g = Group(store::ConversationKind::kGroup);
+  RetentionJob job = Retention(0, 100);
+  lifecycle_->SetTimerHook([&job](const std::string& id) { job.Watch(id); });
+  ASSERT_EQ(job.RunOnce()->entries, 0u);  // the full first pass: no timer anywhere
+  ASSERT_TRUE(Disappear("alice", g, 60).ok());  // announced to the job by the hook
+  SendTo("bob", d, "kept: no timer here");
+  clock_.Advance(61'000);
+  auto pass = job.RunOnce();
+  ASSERT_TRUE(pass.ok());
+  EXPECT_EQ(pass->conversations, 1u);
+  EXPECT_EQ(pass->entries, 2u);  // created, settings_changed
+  EXPECT_TRUE(History("bob", g).empty());
+  EXPECT_EQ(History("bob", d).size(), 2u);
+}
+
 TEST_F(LifecycleTest, RetentionDaysAppliesToEveryConversation) {
   std::string d = DirectWith("alice", "bob");
   std::string g = Group(store::ConversationKind::kGroup);

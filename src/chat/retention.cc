@@ -68,21 +68,69 @@ int64_t RetentionJob::Cutoff(const store::ConversationRecord& c, int64_t now_ms)
 
 Result<RetentionStats> RetentionJob::RunOnce() {
   RetentionStats stats;
+  bool scanned;
+  {
+    std::lock_guard lock(mu_);
+    scanned = scanned_;
+  }
+  bool all = options_.retention_days > 0 || !scanned;
+  PARLEY_RETURN_IF_ERROR(all ? ScanAll(stats) : ScanTimed(stats));
+  if (all && !Stopping()) {
+    std::lock_guard lock(mu_);
+    scanned_ = true;
+  }
+  return stats;
+}
+
+void RetentionJob::Watch(const std::string& conversation_id) {
+  std::lock_guard lock(mu_);
+  timed_.insert(conversation_id);
+}
+
+Status RetentionJob::ScanAll(RetentionStats& stats) {
   std::string after;
   for (;;) {
     auto page = store_.ListConversations(after, kConversationPage);
     if (!page.ok()) return page.status();
     for (const store::ConversationRecord& c : *page) {
-      if (Stopping()) return stats;
-      int64_t cutoff = Cutoff(c, clock_.NowMs());
-      if (cutoff == 0) continue;
-      size_t before = stats.entries;
-      PARLEY_RETURN_IF_ERROR(PurgeOlder(c, cutoff, stats));
-      if (stats.entries > before) ++stats.conversations;
+      if (Stopping()) return Status::Ok();
+      PARLEY_RETURN_IF_ERROR(Visit(c, stats));
     }
-    if (page->size() < kConversationPage) return stats;
+    if (page->size() < kConversationPage) return Status::Ok();
     after = page->back().conversation_id;
   }
+}
+
+Status RetentionJob::ScanTimed(RetentionStats& stats) {
+  std::set<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    ids = timed_;
+  }
+  for (const std::string& id : ids) {
+    if (Stopping()) return Status::Ok();
+    auto c = store_.GetConversation(id);
+    if (!c.ok()) return c.status();
+    PARLEY_RETURN_IF_ERROR(Visit(*c, stats));
+  }
+  return Status::Ok();
+}
+
+Status RetentionJob::Visit(const store::ConversationRecord& c, RetentionStats& stats) {
+  {
+    std::lock_guard lock(mu_);
+    if (c.disappear_after_s > 0) {
+      timed_.insert(c.conversation_id);
+    } else {
+      timed_.erase(c.conversation_id);
+    }
+  }
+  int64_t cutoff = Cutoff(c, clock_.NowMs());
+  if (cutoff == 0) return Status::Ok();
+  size_t before = stats.entries;
+  PARLEY_RETURN_IF_ERROR(PurgeOlder(c, cutoff, stats));
+  if (stats.entries > before) ++stats.conversations;
+  return Status::Ok();
 }
 
 // Deletes the prefix of the stream older than `cutoff_ms`, `batch` entries at a time.

@@ -13,6 +13,8 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "chat/chat_service.h"
@@ -41,13 +43,20 @@ class RetentionJob {
   void Start();
   // Stops it after the pass in progress (the rest waits for the next start).
   void Stop();
-  // One pass over every conversation, on the calling thread.
+  // One pass, on the calling thread. The first pass (and every pass with
+  // retention_days) reads every conversation; later ones only those known
+  // to have a timer: seen by an earlier pass or announced with Watch.
   Result<RetentionStats> RunOnce();
+  // A conversation's timer was set (from the settings_changed commit).
+  void Watch(const std::string& conversation_id);
 
  private:
   // Entries of `c` older than this are deleted; 0: none.
   int64_t Cutoff(const store::ConversationRecord& c, int64_t now_ms) const;
   Status PurgeOlder(const store::ConversationRecord& c, int64_t cutoff_ms, RetentionStats& stats);
+  Status Visit(const store::ConversationRecord& c, RetentionStats& stats);
+  Status ScanAll(RetentionStats& stats);
+  Status ScanTimed(RetentionStats& stats);
   Status Commit(store::AppendRequest request);
   bool Stopping();
 
@@ -61,6 +70,8 @@ class RetentionJob {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mu_
+  bool scanned_ = false;   // guarded by mu_: a full pass found every timer
+  std::set<std::string> timed_;  // guarded by mu_: conversations with a timer
   std::thread thread_;
 };
 

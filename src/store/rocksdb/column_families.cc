@@ -6,6 +6,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -107,6 +108,35 @@ rocksdb::ColumnFamilyOptions MakeFamilyOptions(const std::shared_ptr<rocksdb::Ca
   return o;
 }
 
+// A store made before the message lifecycle has entries but no message
+// index: build it (and the media references) once, when its family is new.
+Status BackfillMessageIndex(RocksDb& db) {
+  constexpr size_t kBatch = 10'000;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(rocksdb::ReadOptions(), db.entries));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Result<EntryRecord> e = DecodeEntry(it->value().ToStringView());
+    if (!e.ok()) return e.status();
+    if (e->is_event || e->message_id == 0) continue;
+    batch.Put(db.message_index, NumberKey(e->conversation_id, e->message_id), EncodeBe64(e->seq))
+        .PermitUncheckedError();
+    if (!e->media_id.empty() && ValidId(e->media_id) && !e->deleted) {
+      batch.Put(db.media_refs, MediaRefKey(e->media_id, e->conversation_id, e->seq), "")
+          .PermitUncheckedError();
+    }
+    if (batch.Count() >= kBatch) {
+      rocksdb::Status s = db.db->Write(rocksdb::WriteOptions(), &batch);
+      if (!s.ok()) return FromRocks(s, "backfill message index");
+      batch.Clear();
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "backfill message index");
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  rocksdb::Status s = db.db->Write(synced, &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, "backfill message index");
+}
+
 }  // namespace
 
 RocksDb::~RocksDb() {
@@ -127,12 +157,17 @@ Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir) {
     if (family.handle == &RocksDb::idempotency) options.compaction_filter = &kExpiry;
     descriptors.emplace_back(family.name, options);
   }
+  std::vector<std::string> existing;  // empty for a new database
+  rocksdb::DB::ListColumnFamilies(MakeDbOptions(), dir, &existing).PermitUncheckedError();
+  bool needs_index = !existing.empty() &&
+                     std::find(existing.begin(), existing.end(), "message_index") == existing.end();
   auto out = std::make_unique<RocksDb>();
   rocksdb::Status s = rocksdb::DB::Open(MakeDbOptions(), dir, descriptors, &out->handles, &out->db);
   if (!s.ok()) return FromRocks(s, "open " + dir);
   for (size_t i = 0; i < std::size(kFamilies); ++i) {
     (*out).*kFamilies[i].handle = out->handles[i + 1];
   }
+  if (needs_index) PARLEY_RETURN_IF_ERROR(BackfillMessageIndex(*out));
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 
 #include "store/records.h"
 #include "store/rocksdb/rocksdb_store.h"
@@ -54,6 +55,34 @@ TEST_F(ColumnFamiliesTest, SecondOpenOfTheSameDirectoryIsUnavailable) {
   Result<StorePtr> second = OpenRocksDbStore(dir_, {});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kUnavailable);
+}
+
+TEST_F(ColumnFamiliesTest, OpeningAStoreFromBeforeTheMessageIndexBuildsIt) {
+  uint64_t message_id = 0;
+  {
+    Result<StorePtr> store = OpenRocksDbStore(dir_, {});
+    ASSERT_TRUE(store.ok());
+    AppendRequest request;
+    request.entry = {.conversation_id = "c", .ts = 1, .message_id = 77, .sender = "alice",
+                     .content = "old", .media_id = "m1"};
+    request.create_if_missing = ConversationRecord{};
+    std::promise<Result<AppendResult>> done;
+    (*store)->Append(request, [&](Result<AppendResult> r) { done.set_value(r); });
+    ASSERT_TRUE(done.get_future().get().ok());
+    message_id = request.entry.message_id;
+  }
+  {  // what an older version left: the entries, no lifecycle families
+    Result<std::unique_ptr<RocksDb>> db = OpenRocksDb(dir_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->db->DropColumnFamily((*db)->message_index).ok());
+    ASSERT_TRUE((*db)->db->DropColumnFamily((*db)->media_refs).ok());
+  }
+  Result<StorePtr> store = OpenRocksDbStore(dir_, {});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<EntryRecord> found = (*store)->GetMessage("c", message_id);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->content, "old");
+  EXPECT_TRUE(*(*store)->HasLiveMediaReference("m1"));
 }
 
 TEST_F(ColumnFamiliesTest, CorruptLastVersionFailsTheOpen) {
