@@ -125,7 +125,8 @@ class ApiService final : public gateway::Service {
   // Replies the ack (or the error) of a send or a message change to the session.
   static chat::AckCallback AckTo(const std::shared_ptr<ClientSession>& s, std::string id);
   void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::EditFrame f);
-  void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::DeleteFrame f);
+  void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id,
+                   protocol::DeleteFrame f);
   void OnLifecycle(const std::shared_ptr<ClientSession>& s, std::string id, protocol::ReactFrame f);
   // Receipts, typing and presence (realtime.cc).
   void OnRealtime(const std::shared_ptr<ClientSession>& s, std::string id, protocol::ReceiptFrame f);

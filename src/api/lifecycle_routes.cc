@@ -68,10 +68,10 @@ void ApiService::PutDisappearAfter(HttpCall call, int64_t seconds) {
       call.user_id, call.params.at("id"), seconds,
       [respond = call.respond](Result<chat::SettingsResult> r) {
         if (!r.ok()) return respond(ErrorResponse(r.status()));
-        respond(JsonResponse(200, json::serialize(json::object{
-                                      {"conversation_id", r->conversation_id},
-                                      {"disappear_after_s", r->disappear_after_s},
-                                      {"seq", r->seq}})));
+        respond(JsonResponse(
+            200, json::serialize(json::object{{"conversation_id", r->conversation_id},
+                                              {"disappear_after_s", r->disappear_after_s},
+                                              {"seq", r->seq}})));
       });
 }
 

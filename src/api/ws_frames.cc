@@ -91,7 +91,9 @@ void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
 
 chat::AckCallback ApiService::AckTo(const std::shared_ptr<ClientSession>& s, std::string id) {
   return [s, id = std::move(id)](Result<protocol::Ack> ack) {
-    s->Send(Shared(ack.ok() ? protocol::AckFrame(id, *ack) : protocol::ErrorFrame(id, ack.status())), 0);
+    s->Send(
+        Shared(ack.ok() ? protocol::AckFrame(id, *ack) : protocol::ErrorFrame(id, ack.status())),
+        0);
   };
 }
 

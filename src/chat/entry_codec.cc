@@ -34,7 +34,10 @@ void AddLifecycleFields(const store::EntryRecord& e, json::object& o) {
 std::string EncodeEntry(const store::EntryRecord& e) {
   json::object o;
   if (e.is_event) {
-    o = {{"op", "event"}, {"conversation_id", e.conversation_id}, {"seq", e.seq}, {"ts", e.ts},
+    o = {{"op", "event"},
+         {"conversation_id", e.conversation_id},
+         {"seq", e.seq},
+         {"ts", e.ts},
          {"kind", e.kind}};
     if (!e.actor.empty()) o["actor"] = e.actor;  // aggregated reaction counts have none
     if (!e.user_id.empty()) o["user_id"] = e.user_id;

@@ -55,30 +55,30 @@ void LifecycleService::Submit(store::AppendRequest request, std::string origin_s
     return done(admitted);
   }
   std::string conversation_id = request.entry.conversation_id;
-  chat_.RunOnShard(conversation_id, [this, request = std::move(request),
-                                     origin = std::move(origin_session), done = std::move(done),
-                                     after = std::move(after)]() mutable {
-    auto known = chat_.KnownConversation(request.entry.conversation_id);
-    if (!known.ok()) return done(known.status());
-    chat_.AppendChange(
-        std::move(request), std::move(origin),
-        [done = std::move(done), after = std::move(after)](Result<store::AppendResult> r) {
-          if (!r.ok()) return done(r.status());
-          if (const auto& dup = r->duplicate_of) {
-            return done(protocol::Ack{dup->client_msg_id, dup->conversation_id, dup->message_id,
-                                      dup->seq, dup->ts});
-          }
-          if (after && r->changed) after(*r);
-          const store::EntryRecord& e = r->entry;
-          done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
-        });
-  });
+  chat_.RunOnShard(
+      conversation_id, [this, request = std::move(request), origin = std::move(origin_session),
+                        done = std::move(done), after = std::move(after)]() mutable {
+        auto known = chat_.KnownConversation(request.entry.conversation_id);
+        if (!known.ok()) return done(known.status());
+        chat_.AppendChange(
+            std::move(request), std::move(origin),
+            [done = std::move(done), after = std::move(after)](Result<store::AppendResult> r) {
+              if (!r.ok()) return done(r.status());
+              if (const auto& dup = r->duplicate_of) {
+                return done(protocol::Ack{dup->client_msg_id, dup->conversation_id, dup->message_id,
+                                          dup->seq, dup->ts});
+              }
+              if (after && r->changed) after(*r);
+              const store::EntryRecord& e = r->entry;
+              done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
+            });
+      });
 }
 
-void LifecycleService::Edit(std::string user_id, protocol::EditFrame f,
-                            std::string origin_session, AckCallback done) {
-  auto r = ChangeRequest(user_id, f.conversation_id, f.message_id, f.client_msg_id, Op::kEdit,
-                         "edited");
+void LifecycleService::Edit(std::string user_id, protocol::EditFrame f, std::string origin_session,
+                            AckCallback done) {
+  auto r =
+      ChangeRequest(user_id, f.conversation_id, f.message_id, f.client_msg_id, Op::kEdit, "edited");
   r.entry.content = std::move(f.content);
   r.change->sender_window_ms = options_.edit_window_ms;
   Submit(std::move(r), std::move(origin_session), std::move(done));
@@ -87,8 +87,8 @@ void LifecycleService::Edit(std::string user_id, protocol::EditFrame f,
 void LifecycleService::Delete(std::string user_id, protocol::DeleteFrame f,
                               std::string origin_session, AckCallback done) {
   if (!f.for_everyone) {  // for me: no event others see, a `hidden` frame to my other sessions
-    auto r = ChangeRequest(user_id, f.conversation_id, f.message_id, f.client_msg_id, Op::kHide,
-                           "");
+    auto r =
+        ChangeRequest(user_id, f.conversation_id, f.message_id, f.client_msg_id, Op::kHide, "");
     return Submit(std::move(r), origin_session, std::move(done),
                   [this, origin_session](const store::AppendResult& result) {
                     if (result.hidden) TellOwnSessions(*result.hidden, origin_session);

@@ -83,12 +83,12 @@ class LifecycleTest : public ::testing::Test {
       std::lock_guard lock(released_mu_);
       released_.push_back(media_id);
     });
-    groups_ = std::make_unique<GroupService>(*store_, *chat_, *relations_, clock_, ids_,
-                                             GroupOptions{});
+    groups_ =
+        std::make_unique<GroupService>(*store_, *chat_, *relations_, clock_, ids_, GroupOptions{});
     LifecycleOptions options;
     options.reaction_flush_ms = 0;
-    lifecycle_ = std::make_unique<LifecycleService>(*store_, *chat_, directory_, clock_,
-                                                    scheduler_, options);
+    lifecycle_ = std::make_unique<LifecycleService>(*store_, *chat_, directory_, clock_, scheduler_,
+                                                    options);
   }
 
   void TearDown() override {
@@ -143,9 +143,8 @@ class LifecycleTest : public ::testing::Test {
   Result<protocol::Ack> Change(Method method, const std::string& user, Frame f) {
     std::promise<Result<protocol::Ack>> done;
     f.client_msg_id = "l" + std::to_string(++cmid_);
-    ((*lifecycle_).*method)(user, std::move(f), "", [&](Result<protocol::Ack> a) {
-      done.set_value(a);
-    });
+    ((*lifecycle_).*method)(user, std::move(f), "",
+                            [&](Result<protocol::Ack> a) { done.set_value(a); });
     return done.get_future().get();
   }
   Code Edit(const std::string& user, const protocol::Ack& m, std::string content) {
@@ -296,7 +295,7 @@ TEST_F(LifecycleTest, LaterPassesVisitOnlyConversationsWithATimer) {
   std::string g = Group(store::ConversationKind::kGroup);
   RetentionJob job = Retention(0, 100);
   lifecycle_->SetTimerHook([&job](const std::string& id) { job.Watch(id); });
-  ASSERT_EQ(job.RunOnce()->entries, 0u);  // the full first pass: no timer anywhere
+  ASSERT_EQ(job.RunOnce()->entries, 0u);        // the full first pass: no timer anywhere
   ASSERT_TRUE(Disappear("alice", g, 60).ok());  // announced to the job by the hook
   SendTo("bob", d, "kept: no timer here");
   clock_.Advance(61'000);

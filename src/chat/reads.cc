@@ -2,12 +2,11 @@
 // conversation list. Every read checks what the caller may see: its
 // membership's visible seq range [joined_seq, left_seq].
 #include <algorithm>
-#include <set>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <set>
 
 #include "chat/chat_service.h"
 #include "chat/entry_codec.h"

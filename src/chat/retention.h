@@ -22,7 +22,7 @@
 namespace parley::chat {
 
 struct RetentionOptions {
-  int64_t retention_days = 0;  // 0: keep forever (conversation timers still apply)
+  int64_t retention_days = 0;    // 0: keep forever (conversation timers still apply)
   int64_t interval_ms = 60'000;  // between passes of the background thread
   size_t batch = 1000;           // entries per purge
 };
@@ -69,8 +69,8 @@ class RetentionJob {
 
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  bool scanned_ = false;   // guarded by mu_: a full pass found every timer
+  bool stopping_ = false;        // guarded by mu_
+  bool scanned_ = false;         // guarded by mu_: a full pass found every timer
   std::set<std::string> timed_;  // guarded by mu_: conversations with a timer
   std::thread thread_;
 };

@@ -281,24 +281,24 @@ void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::str
 void ChatService::AppendChange(store::AppendRequest request, std::string origin_session,
                                std::function<void(Result<store::AppendResult>)> done) {
   std::string conversation_id = request.entry.conversation_id;
-  store_.Append(std::move(request), [this, conversation_id, origin = std::move(origin_session),
-                                     done = std::move(done)](
-                                        Result<store::AppendResult> result) mutable {
-    bool stored = result.ok() && !result->duplicate_of && result->entry.seq != 0;
-    if (stored) {  // on the commit thread, in commit order: the sync index first
-      NoteCommitted(conversation_id, result->entry.version);
-    } else if (result.ok() && result->changed && result->hidden) {
-      NoteCommitted(conversation_id, result->hidden->version);
-    }
-    shards_.PostTo(conversation_id, [this, origin = std::move(origin), done = std::move(done),
-                                     result = std::move(result), stored]() mutable {
-      if (result.ok() && !result->released_media.empty()) {
-        ReleaseMedia(std::move(result->released_media));
-      }
-      done(result);
-      if (stored) FanOut(result->entry, origin);
-    });
-  });
+  store_.Append(
+      std::move(request), [this, conversation_id, origin = std::move(origin_session),
+                           done = std::move(done)](Result<store::AppendResult> result) mutable {
+        bool stored = result.ok() && !result->duplicate_of && result->entry.seq != 0;
+        if (stored) {  // on the commit thread, in commit order: the sync index first
+          NoteCommitted(conversation_id, result->entry.version);
+        } else if (result.ok() && result->changed && result->hidden) {
+          NoteCommitted(conversation_id, result->hidden->version);
+        }
+        shards_.PostTo(conversation_id, [this, origin = std::move(origin), done = std::move(done),
+                                         result = std::move(result), stored]() mutable {
+          if (result.ok() && !result->released_media.empty()) {
+            ReleaseMedia(std::move(result->released_media));
+          }
+          done(result);
+          if (stored) FanOut(result->entry, origin);
+        });
+      });
 }
 
 void ChatService::ReleaseMedia(std::vector<std::string> media_ids) {

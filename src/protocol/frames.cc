@@ -1,8 +1,7 @@
 #include "protocol/frames.h"
 
-#include <boost/json/serialize.hpp>
-
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <cstdint>
 
 #include "common/ids.h"
@@ -113,7 +112,8 @@ Result<ClientFrameBody> DecodeEdit(const json::object& o, const Limits& limits) 
   if (f.content.size() > limits.max_text_bytes) {
     return TooLarge("content is longer than " + std::to_string(limits.max_text_bytes) + " bytes");
   }
-  if (f.content.empty()) return BadRequest("content must not be empty (delete the message instead)");
+  if (f.content.empty())
+    return BadRequest("content must not be empty (delete the message instead)");
   return ClientFrameBody(std::move(f));
 }
 
@@ -136,7 +136,8 @@ Result<ClientFrameBody> DecodeReact(const json::object& o, const Limits& limits)
   }
   // JSON strings are valid UTF-8 already; a reaction has no spaces or control characters.
   for (unsigned char c : f.emoji) {
-    if (c <= 0x20 || c == 0x7f) return BadRequest("emoji must not contain spaces or control characters");
+    if (c <= 0x20 || c == 0x7f)
+      return BadRequest("emoji must not contain spaces or control characters");
   }
   return ClientFrameBody(std::move(f));
 }

@@ -106,11 +106,16 @@ TEST(DecodeTest, LifecycleFrames) {
       kLimits);
   ASSERT_TRUE(react.body.ok());
   EXPECT_EQ(std::get<ReactFrame>(*react.body).emoji, "👍🏽");
-  auto clear = DecodeBodyAs("react", R"({"conversation_id":"g:1","message_id":"42","emoji":"","client_msg_id":"r2"})", kLimits);
+  auto clear = DecodeBodyAs(
+      "react", R"({"conversation_id":"g:1","message_id":"42","emoji":"","client_msg_id":"r2"})",
+      kLimits);
   ASSERT_TRUE(clear.ok());
   EXPECT_EQ(std::get<ReactFrame>(*clear).emoji, "");
   // The route names the frame, whatever "op" the body carries.
-  auto as_edit = DecodeBodyAs("edit", R"({"op":"send","conversation_id":"g:1","message_id":"7","content":"x","client_msg_id":"e"})", kLimits);
+  auto as_edit = DecodeBodyAs(
+      "edit",
+      R"({"op":"send","conversation_id":"g:1","message_id":"7","content":"x","client_msg_id":"e"})",
+      kLimits);
   ASSERT_TRUE(as_edit.ok());
   EXPECT_TRUE(std::holds_alternative<EditFrame>(*as_edit));
 }
@@ -121,22 +126,30 @@ TEST(DecodeTest, LifecycleFramesRejectBadInput) {
     return d.body.ok() ? Code::kOk : d.body.status().code();
   };
   const std::string target = R"("conversation_id":"g:1","client_msg_id":"c")";
-  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"abc","content":"x"})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"0","content":"x"})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":42,"content":"x"})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"42","content":""})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"edit","conversation_id":"g:1","message_id":"42","content":"x"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"abc","content":"x"})"),
+            Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"0","content":"x"})"),
+            Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":42,"content":"x"})"),
+            Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"42","content":""})"),
+            Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"edit","conversation_id":"g:1","message_id":"42","content":"x"})"),
+            Code::kBadRequest);
   EXPECT_EQ(code(R"({"op":"edit",)" + target + R"(,"message_id":"42","content":")" +
                  std::string(kLimits.max_text_bytes + 1, 'x') + R"("})"),
             Code::kTooLarge);
   EXPECT_EQ(code(R"({"op":"delete",)" + target + R"(,"message_id":"42"})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"delete",)" + target + R"(,"message_id":"42","scope":"all"})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"delete",)" + target + R"(,"message_id":"42","scope":"all"})"),
+            Code::kBadRequest);
   EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42"})"), Code::kBadRequest);
   EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":")" +
                  std::string(kLimits.max_emoji_bytes + 1, 'x') + R"("})"),
             Code::kTooLarge);
-  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":"a b"})"), Code::kBadRequest);
-  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":7})"), Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":"a b"})"),
+            Code::kBadRequest);
+  EXPECT_EQ(code(R"({"op":"react",)" + target + R"(,"message_id":"42","emoji":7})"),
+            Code::kBadRequest);
 }
 
 TEST(ServerFramesTest, ErrorAndAckShapes) {

@@ -17,9 +17,9 @@ class StoreLifecycleTest : public StoreTest<Factory> {
   void SetUp() override {
     StoreTest<Factory>::SetUp();
     // alice is the admin of g; bob and carol are members; d is alice and bob's 1:1.
-    ASSERT_TRUE(this->AppendSync(this->Create("g", ConversationKind::kGroup,
-                                              {"alice", "bob", "carol"}))
-                    .ok());
+    ASSERT_TRUE(
+        this->AppendSync(this->Create("g", ConversationKind::kGroup, {"alice", "bob", "carol"}))
+            .ok());
     ASSERT_TRUE(
         this->AppendSync(this->Create("d", ConversationKind::kDirect, {"alice", "bob"})).ok());
   }
@@ -210,8 +210,8 @@ TYPED_TEST(StoreLifecycleTest, DeleteTombstonesAndScrubsEditsRepliesReactionsAnd
 
 TYPED_TEST(StoreLifecycleTest, SenderDeleteWindowAndAdminsAnyTime) {
   EntryRecord m = this->Send("g", "bob", "old");
-  EXPECT_EQ(this->CodeOf(this->Change("g", "bob", Op::kDelete, m.message_id, "deleted",
-                                      m.ts + 48 * kHour)),
+  EXPECT_EQ(this->CodeOf(
+                this->Change("g", "bob", Op::kDelete, m.message_id, "deleted", m.ts + 48 * kHour)),
             Code::kForbidden);
   EXPECT_TRUE(this->AppendSync(this->Change("g", "alice", Op::kDelete, m.message_id, "deleted",
                                             m.ts + 900 * kHour))
@@ -292,8 +292,8 @@ TYPED_TEST(StoreLifecycleTest, PurgeRemovesThePrefixAndEverythingThatPointsIntoI
 
   PurgeRequest purge;
   purge.up_to_seq = c.seq;
-  purge.messages = {{a.seq, a.message_id, a.media_id}, {b.seq, b.message_id, ""},
-                    {c.seq, c.message_id, ""}};
+  purge.messages = {
+      {a.seq, a.message_id, a.media_id}, {b.seq, b.message_id, ""}, {c.seq, c.message_id, ""}};
   AppendRequest request;
   request.entry.conversation_id = "g";
   request.purge = purge;

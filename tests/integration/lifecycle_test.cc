@@ -94,8 +94,8 @@ TEST_F(LifecycleTest, ReplyCarriesQuotedSenderAndPreviewAndIsValidated) {
   std::string conv = Str(*first, "conversation_id"), quoted = Str(*first, "message_id");
   NextInStream(*b, conv);
 
-  auto reply = Call(*b, {{"op", "send"}, {"conversation_id", conv}, {"content", "yes!"},
-                         {"reply_to", quoted}});
+  auto reply = Call(
+      *b, {{"op", "send"}, {"conversation_id", conv}, {"content", "yes!"}, {"reply_to", quoted}});
   ASSERT_EQ(Op(reply), "ack") << Dump(reply);
   auto live = NextInStream(*a, conv);
   EXPECT_EQ(Str(live, "reply_to"), quoted);
@@ -111,16 +111,18 @@ TEST_F(LifecycleTest, ReplyCarriesQuotedSenderAndPreviewAndIsValidated) {
   std::string g = CreateGroup(http(), alice.token, "g", {bob.id});
   std::string in_group = Str(Post(*a, g, "group msg"), "message_id");
   auto send_reply = [&](const std::string& to) {
-    return Call(*b, {{"op", "send"}, {"conversation_id", conv}, {"content", "x"},
-                     {"reply_to", to}});
+    return Call(*b,
+                {{"op", "send"}, {"conversation_id", conv}, {"content", "x"}, {"reply_to", to}});
   };
   EXPECT_EQ(Code(send_reply(in_group)), "not_found");
   EXPECT_EQ(Code(send_reply("123456789")), "not_found");
   EXPECT_EQ(Code(send_reply("12ab")), "bad_request");
   // The HTTP send takes reply_to too.
   auto res = http().Post("/v1/messages",
-                         json::object{{"conversation_id", conv}, {"content", "via http"},
-                                      {"client_msg_id", UniqueCmid()}, {"reply_to", in_group}},
+                         json::object{{"conversation_id", conv},
+                                      {"content", "via http"},
+                                      {"client_msg_id", UniqueCmid()},
+                                      {"reply_to", in_group}},
                          bob.token);
   EXPECT_EQ(res.status, 404) << res.Describe();
   EXPECT_EQ(FetchAllHistory(http(), bob.token, conv).size(), 2u);  // nothing refused was stored
@@ -197,7 +199,8 @@ TEST_F(LifecycleTest, DeleteForEveryoneTombstonesEverywhereIncludingForAnOffline
   EXPECT_EQ(Str(tomb, "content"), "");
   EXPECT_EQ(Str(tomb, "sender"), bob.id);
   for (auto& item : FetchAllHistory(http(), carol.token, g)) {
-    EXPECT_EQ(Dump(item).find("oops"), std::string::npos) << Dump(item);  // the edit is scrubbed too
+    EXPECT_EQ(Dump(item).find("oops"), std::string::npos)
+        << Dump(item);  // the edit is scrubbed too
   }
   auto c = ConnectReady(port(), carol.token);
   auto missed = InConversation(WsSyncAll(*c, cursor.if_contains("cursor")), g);
@@ -216,8 +219,11 @@ TEST_F(LifecycleTest, OnlySendersAndGroupAdminsDelete) {
   std::string id = Str(by_bob, "message_id");
   EXPECT_EQ(Code(Call(*c, Delete(g, id, "everyone"))), "forbidden");
   EXPECT_EQ(Code(Call(*c, Edit(g, id, "carol's now"))), "forbidden");
-  auto res = HttpChange("delete", {{"conversation_id", g}, {"message_id", id},
-                                   {"scope", "everyone"}, {"client_msg_id", UniqueCmid()}},
+  auto res = HttpChange("delete",
+                        {{"conversation_id", g},
+                         {"message_id", id},
+                         {"scope", "everyone"},
+                         {"client_msg_id", UniqueCmid()}},
                         alice);  // the admin, over HTTP
   ASSERT_EQ(res.status, 200) << res.Describe();
   EXPECT_EQ(Str(res.object(), "message_id"), id);
@@ -256,7 +262,7 @@ TEST_F(LifecycleTest, DeleteForMeHidesOnlyForTheCallerAcrossItsSessions) {
   ASSERT_EQ(synced.size(), 2u);  // "fine" and the hidden frame, not the hidden message
   EXPECT_EQ(Op(synced[0]), "message");
   EXPECT_EQ(Op(synced[1]), "hidden");
-  EXPECT_TRUE(a->ExpectNoFrame(300ms));  // alice hears nothing of it
+  EXPECT_TRUE(a->ExpectNoFrame(300ms));                         // alice hears nothing of it
   EXPECT_EQ(Int(Call(*b1, Delete(conv, id, "me")), "seq"), 0);  // again: a no-op ack
 }
 
@@ -292,8 +298,11 @@ TEST_F(LifecycleTest, GroupReactionsAreLiveEventsAndCountedInHistory) {
   EXPECT_EQ(Code(Call(*x, React(g, id, "👎"))), "forbidden");
   EXPECT_EQ(Code(Call(*b, React(g, id, std::string(33, 'x')))), "too_large");
   EXPECT_EQ(Code(Call(*b, React(g, "987654321", "👍"))), "not_found");
-  auto res = HttpChange("react", {{"conversation_id", g}, {"message_id", id}, {"emoji", "❤️"},
-                                  {"client_msg_id", UniqueCmid()}},
+  auto res = HttpChange("react",
+                        {{"conversation_id", g},
+                         {"message_id", id},
+                         {"emoji", "❤️"},
+                         {"client_msg_id", UniqueCmid()}},
                         carol);
   EXPECT_EQ(res.status, 200) << res.Describe();
 }
@@ -343,7 +352,9 @@ TEST_F(LifecycleTest, RetriesWithTheSameClientMsgIdAreIdempotent) {
   EXPECT_EQ(Int(again, "ts"), Int(first, "ts"));
   EXPECT_EQ(Str(HistoryItem(bob, conv, id), "content"), "v2");
 
-  json::object body{{"conversation_id", conv}, {"message_id", id}, {"emoji", "👍"},
+  json::object body{{"conversation_id", conv},
+                    {"message_id", id},
+                    {"emoji", "👍"},
                     {"client_msg_id", "react-once"}};
   auto h1 = HttpChange("react", body, bob);
   body["emoji"] = "👎";
@@ -415,14 +426,16 @@ TEST_F(LifecycleTest, BadInputGetsClearErrorsAndTheConnectionStaysOpen) {
   EXPECT_TRUE(PingPong(*a));
   EXPECT_EQ(Str(HistoryItem(alice, conv, id), "content"), "hello");
 
-  json::object body{{"conversation_id", conv}, {"message_id", id}, {"content", "x"},
+  json::object body{{"conversation_id", conv},
+                    {"message_id", id},
+                    {"content", "x"},
                     {"client_msg_id", UniqueCmid()}};
   EXPECT_EQ(http().Post("/v1/messages/edit", body, "").status, 401);
   EXPECT_EQ(http().Post("/v1/messages/edit", body, "not-a-token").status, 401);
   auto malformed = http().Request("POST", "/v1/messages/edit", "{", alice.token);
   EXPECT_EQ(malformed.status, 400);
   EXPECT_TRUE(malformed.IsErrorShape());
-  EXPECT_EQ(HttpChange("edit", body, bob).status, 403);  // bob's not the sender
+  EXPECT_EQ(HttpChange("edit", body, bob).status, 403);      // bob's not the sender
   EXPECT_EQ(HttpChange("delete", body, alice).status, 400);  // no scope
   EXPECT_EQ(http().Get("/v1/messages/edit", alice.token).status, 405);
   EXPECT_EQ(http().Post("/v1/messages/pin", body, alice.token).status, 404);

@@ -266,7 +266,9 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   }
   if (request.set_name) conversation.name = *request.set_name;
   if (request.set_posting) conversation.posting = *request.set_posting;
-  if (request.set_disappear_after_s) conversation.disappear_after_s = *request.set_disappear_after_s;
+  if (request.set_disappear_after_s) {
+    conversation.disappear_after_s = *request.set_disappear_after_s;
+  }
   conversation.last_seq = staged.seq;
   conversation.last_version = result.entry.version;
   batch_.Put(db_.conversations, id, EncodeConversation(conversation)).PermitUncheckedError();
@@ -277,8 +279,8 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
 
 void BatchBuilder::StageIdempotency(const AppendRequest& request, const EntryRecord& entry) {
   if (!request.idempotent || entry.client_msg_id.empty()) return;
-  IdempotencyRecord record{entry.sender, entry.client_msg_id, entry.conversation_id,
-                           entry.message_id, entry.seq,   entry.ts};
+  IdempotencyRecord record{entry.sender,     entry.client_msg_id, entry.conversation_id,
+                           entry.message_id, entry.seq,           entry.ts};
   std::string key = PairKey(record.sender, record.client_msg_id);
   batch_.Put(db_.idempotency, key, EncodeIdempotency(record)).PermitUncheckedError();
   idempotency_[std::move(key)] = std::move(record);

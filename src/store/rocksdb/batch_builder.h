@@ -44,8 +44,8 @@ class BatchBuilder {
     bool created = false;
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
-    EntryRecord entry;           // the request's entry as it will be stored
-    uint64_t reply_target = 0;   // seq of the message entry.reply_to names
+    EntryRecord entry;                            // the request's entry as it will be stored
+    uint64_t reply_target = 0;                    // seq of the message entry.reply_to names
   };
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
@@ -89,8 +89,8 @@ class BatchBuilder {
   std::unordered_map<std::string, MemberRecord> members_;  // conv\0user; left_seq != 0: removed
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;  // sender\0client_msg_id
   std::unordered_map<std::string, ReceiptRecord> receipts_;         // conv\0user
-  std::unordered_map<std::string, EntryRecord> entries_;             // conv\0be64(seq)
-  std::unordered_map<std::string, uint64_t> message_index_;          // conv\0be64(id) -> seq
+  std::unordered_map<std::string, EntryRecord> entries_;            // conv\0be64(seq)
+  std::unordered_map<std::string, uint64_t> message_index_;         // conv\0be64(id) -> seq
   std::unordered_map<std::string, std::string> reactions_;  // ReactionKey -> emoji ("": none)
   std::set<std::string> refs_;                              // RefKeys staged (ordered: ranges)
   std::set<std::string> hidden_;                            // HiddenKeys staged

@@ -63,8 +63,12 @@ TEST_F(ColumnFamiliesTest, OpeningAStoreFromBeforeTheMessageIndexBuildsIt) {
     Result<StorePtr> store = OpenRocksDbStore(dir_, {});
     ASSERT_TRUE(store.ok());
     AppendRequest request;
-    request.entry = {.conversation_id = "c", .ts = 1, .message_id = 77, .sender = "alice",
-                     .content = "old", .media_id = "m1"};
+    request.entry = {.conversation_id = "c",
+                     .ts = 1,
+                     .message_id = 77,
+                     .sender = "alice",
+                     .content = "old",
+                     .media_id = "m1"};
     request.create_if_missing = ConversationRecord{};
     std::promise<Result<AppendResult>> done;
     (*store)->Append(request, [&](Result<AppendResult> r) { done.set_value(r); });

@@ -214,8 +214,12 @@ Result<AppendResult> BatchBuilder::AddHide(const AppendRequest& request, Staged 
   Result<std::string> stored = GetValue(db_, db_.hidden, key, "hidden message");
   if (!stored.ok() && stored.status().code() != Code::kNotFound) return stored.status();
   if (staged_before || stored.ok()) return result;  // already hidden: a no-op
-  HiddenRecord hidden{conversation.conversation_id, actor, target.seq, target.message_id,
-                      ++last_version_, result.entry.ts};
+  HiddenRecord hidden{conversation.conversation_id,
+                      actor,
+                      target.seq,
+                      target.message_id,
+                      ++last_version_,
+                      result.entry.ts};
   batch_.Put(db_.hidden, key, EncodeHidden(hidden)).PermitUncheckedError();
   hidden_.insert(std::move(key));
   conversation.last_version = hidden.version;  // the hider's sync finds it by version
