@@ -106,7 +106,7 @@ class ChatService {
   };
   Result<Resolved> Resolve(const SendRequest& request);
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
-  // Acks (or answers a duplicate / an error) and counts; runs on the conversation's shard.
+  // Acks (or answers a duplicate / an error) and counts; runs on the commit thread.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    const Result<store::AppendResult>& result, const AckCallback& done);
   void FanOut(const store::EntryRecord& entry, const std::string& origin_session,

@@ -57,17 +57,16 @@ void ChatService::Send(SendRequest request, AckCallback done) {
                       }
                       NoteCommitted(conversation_id, result->entry.version);
                     }
-                    // Back onto the conversation's shard: ack, then fan-out, in commit
-                    // order. (Acking from here instead keeps the ack off big channels'
-                    // fan-out queue, but lets an ack overtake earlier live frames, which
-                    // the client library's gap fill does not yet handle: see #3.)
-                    shards_.PostTo(conversation_id, [this, request = std::move(request),
-                                                     done = std::move(done), accepted_ms,
-                                                     result = std::move(result)]() mutable {
-                      AfterCommit(request, accepted_ms, result, done);
-                      if (result.ok() && !result->duplicate_of) {
-                        FanOut(result->entry, request.origin_session);
-                      }
+                    // The ack goes out from here (posting to a socket never blocks), so it
+                    // never waits behind a big channel's fan-out queued on the shard; the
+                    // fan-out goes to the conversation's shard, in commit order. An ack can
+                    // thus overtake earlier live frames: clients order by seq (SPEC 5).
+                    bool stored = result.ok() && !result->duplicate_of;
+                    AfterCommit(request, accepted_ms, result, done);
+                    if (!stored) return;
+                    shards_.PostTo(conversation_id, [this, entry = std::move(result->entry),
+                                                     origin = request.origin_session] {
+                      FanOut(entry, origin);
                     });
                   });
   });
