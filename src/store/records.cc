@@ -241,6 +241,7 @@ std::string EncodeEntry(const EntryRecord& e) {
   PutIfSet(o, "user_id", e.user_id);
   PutIfSet(o, "name", e.name);
   PutIfSet(o, "role", e.role);
+  PutIfSet(o, "promoted", e.promoted);
   PutIfSet(o, "posting", e.posting);
   return json::serialize(o);
 }
@@ -264,6 +265,7 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
     r.Str("user_id", &e.user_id);
     r.Str("name", &e.name);
     r.Str("role", &e.role);
+    r.Str("promoted", &e.promoted);
     r.Str("posting", &e.posting);
   });
 }

@@ -96,6 +96,7 @@ struct EntryRecord {
   std::string name;
   std::string role;     // role_changed: the new role
   std::string posting;  // renamed: the new channel posting rule, when it changed
+  std::string promoted;  // member_left/removed: who became admin because none was left
 };
 
 // A member's receipt watermarks in a conversation. They never go backwards;

@@ -43,6 +43,7 @@ class BatchBuilder {
     bool created = false;
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
+    std::string promoted;  // made admin because no admin was left
   };
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
