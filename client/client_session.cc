@@ -190,7 +190,13 @@ void Client::Impl::OnAck(json::object frame) {
   MarkDirty();
   if (!sent) return;
   // The sending session gets no `message` copy: the ack stands for it in the
-  // conversation's order, so later seqs are not held waiting for it.
+  // conversation's order, so later seqs are not held waiting for it. An ack
+  // can overtake earlier live frames, so unlike a live frame it does not mark
+  // where a new conversation starts for us: what lies below it is gap-filled.
+  std::string conversation = StrField(frame, "conversation_id");
+  if (!conversation.empty() && !ordering_.Knows(conversation)) {
+    ordering_.SetWatermark(conversation, 0);
+  }
   json::object own{{"op", "message"}};
   for (const char* key : {"conversation_id", "seq", "message_id", "ts"}) {
     if (auto* v = frame.if_contains(key)) own[key] = *v;

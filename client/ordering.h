@@ -60,6 +60,7 @@ class OrderingBuffer {
   void SetWatermark(const std::string& conversation, uint64_t seq);
   // 0 when the conversation is unknown.
   uint64_t Watermark(const std::string& conversation) const;
+  bool Knows(const std::string& conversation) const { return watermarks_.count(conversation) != 0; }
   const std::map<std::string, uint64_t>& watermarks() const { return watermarks_; }
 
   // Conversations waiting for missing seqs, with their watermarks (what a

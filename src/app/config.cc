@@ -103,6 +103,10 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-channel-members", c.max_channel_members,
                  "Members of a channel, creator included (batched fan-out, no presence/typing)")
       ->check(CLI::Range(2, 10'000'000))->capture_default_str();
+  app.add_option("--sparse-fanout-min-members", c.sparse_fanout_min_members,
+                 "Conversations this big fan out to their online members only, when fewer "
+                 "than a quarter of them are online")
+      ->check(CLI::Range(2, 10'000'000))->capture_default_str();
   app.add_option("--receipt-flush-ms", c.receipt_flush_ms,
                  "Receipts are written at most once per (user, conversation) per this interval")
       ->check(CLI::Range(10, 60'000))->capture_default_str();

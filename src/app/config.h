@@ -35,6 +35,7 @@ struct ServerConfig {
   uint32_t max_channel_members = 100'000;
   int64_t receipt_flush_ms = 250;
   size_t receipt_fanout_limit = 500;
+  size_t sparse_fanout_min_members = 1000;
   size_t typing_fanout_limit = 50;
   int64_t presence_grace_ms = 5000;
   int64_t edit_window_s = 48LL * 3600;

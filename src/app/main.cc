@@ -86,7 +86,8 @@ int Serve(const ServerConfig& c) {
   chat::ChatService chat(**store, directory, relations, clock, ids, metrics,
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,
-                          .receipt_fanout_limit = c.receipt_fanout_limit});
+                          .receipt_fanout_limit = c.receipt_fanout_limit,
+                          .sparse_fanout_min_members = c.sparse_fanout_min_members});
   chat::GroupService groups(**store, chat, relations, clock, ids,
                             {.max_group_members = c.max_group_members,
                              .max_channel_members = c.max_channel_members});

@@ -18,6 +18,8 @@ ChatService::ChatService(store::Store& store, directory::SessionDirectory& direc
       messages_in_(metrics.AddCounter("parley_messages_in_total", "Messages accepted and stored")),
       messages_out_(metrics.AddCounter("parley_messages_out_total",
                                        "Message and event frames queued to sessions")),
+      sparse_fanouts_(metrics.AddCounter("parley_fanout_online_only_total",
+                                         "Fan-outs that walked the online users, not the members")),
       duplicates_(metrics.AddCounter("parley_messages_duplicate_total",
                                      "Idempotent resends answered with the original ack")),
       send_ack_seconds_(metrics.AddHistogram("parley_send_ack_seconds",

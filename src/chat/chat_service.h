@@ -41,6 +41,9 @@ struct ChatOptions {
   size_t reader_threads = 2;
   size_t fanout_batch = 1000;  // recipients per task: big channels yield the shard between batches
   size_t receipt_fanout_limit = 500;  // groups above it: members see only their own receipts
+  // Conversations with at least this many members fan out to their online
+  // members only (found from the directory) when fewer than a quarter are online.
+  size_t sparse_fanout_min_members = 1000;
 };
 
 struct SendRequest {
@@ -128,14 +131,18 @@ class ChatService {
   };
   Result<Resolved> Resolve(const SendRequest& request);
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
-  // Acks (or answers a duplicate / an error) and counts; runs on the conversation's shard.
+  // Acks (or answers a duplicate / an error) and counts; runs on the commit thread.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    const Result<store::AppendResult>& result, const AckCallback& done);
   void ReleaseMedia(std::vector<std::string> media_ids);
   void FanOut(const store::EntryRecord& entry, const std::string& origin_session,
               const std::vector<std::string>& also_to = {});
   void RunFanout(const std::string& conversation_id);
-  std::shared_ptr<const std::vector<MemberRef>> Recipients(const std::string& conversation_id);
+  // Current members, from the cache or the store.
+  ConversationInfo Recipients(const std::string& conversation_id);
+  // The members with a live session, when that is much cheaper to find than
+  // walking all members (big channels, mostly offline); null otherwise.
+  std::shared_ptr<const std::vector<MemberRef>> OnlineMembers(const ConversationInfo& members);
   Result<store::MemberRecord> ReadableMembership(const std::string& user_id,
                                                  const std::string& conversation_id);
   Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
@@ -183,6 +190,7 @@ class ChatService {
   ConversationCache cache_;
   Counter& messages_in_;
   Counter& messages_out_;
+  Counter& sparse_fanouts_;
   Counter& duplicates_;
   Histogram& send_ack_seconds_;
   // Fan-out jobs not yet finished, per conversation, oldest first.

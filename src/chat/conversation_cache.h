@@ -26,6 +26,9 @@ struct ConversationInfo {
   std::string posting = "all";
   // Current members; null until loaded.
   std::shared_ptr<const std::vector<MemberRef>> members;
+  // user → joined_seq of the same members, for big conversations only (see
+  // ChatService::OnlineMembers); null otherwise.
+  std::shared_ptr<const std::unordered_map<std::string, uint64_t>> member_index;
 };
 
 class ConversationCache {

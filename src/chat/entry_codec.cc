@@ -44,6 +44,7 @@ std::string EncodeEntry(const store::EntryRecord& e) {
     if (!e.name.empty()) o["name"] = e.name;
     if (!e.role.empty()) o["role"] = e.role;
     if (!e.posting.empty()) o["posting"] = e.posting;
+    if (!e.promoted.empty()) o["promoted"] = e.promoted;
     AddLifecycleFields(e, o);
     return json::serialize(o);
   }

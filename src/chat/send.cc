@@ -62,17 +62,16 @@ void ChatService::Send(SendRequest request, AckCallback done) {
                       }
                       NoteCommitted(conversation_id, result->entry.version);
                     }
-                    // Back onto the conversation's shard: ack, then fan-out, in commit
-                    // order. (Acking from here instead keeps the ack off big channels'
-                    // fan-out queue, but lets an ack overtake earlier live frames, which
-                    // the client library's gap fill does not yet handle: see #3.)
-                    shards_.PostTo(conversation_id, [this, request = std::move(request),
-                                                     done = std::move(done), accepted_ms,
-                                                     result = std::move(result)]() mutable {
-                      AfterCommit(request, accepted_ms, result, done);
-                      if (result.ok() && !result->duplicate_of) {
-                        FanOut(result->entry, request.origin_session);
-                      }
+                    // The ack goes out from here (posting to a socket never blocks), so it
+                    // never waits behind a big channel's fan-out queued on the shard; the
+                    // fan-out goes to the conversation's shard, in commit order. An ack can
+                    // thus overtake earlier live frames: clients order by seq (SPEC 5).
+                    bool stored = result.ok() && !result->duplicate_of;
+                    AfterCommit(request, accepted_ms, result, done);
+                    if (!stored) return;
+                    shards_.PostTo(conversation_id, [this, entry = std::move(result->entry),
+                                                     origin = request.origin_session] {
+                      FanOut(entry, origin);
                     });
                   });
   });
@@ -111,7 +110,9 @@ Result<ConversationInfo> ChatService::KnownConversation(const std::string& conve
     }
     return conversation.status();
   }
-  ConversationInfo known{conversation->kind, conversation->posting, info ? info->members : nullptr};
+  ConversationInfo known = info.value_or(ConversationInfo{});  // keeps loaded members
+  known.kind = conversation->kind;
+  known.posting = conversation->posting;
   cache_.Put(conversation_id, known);
   return known;
 }
@@ -170,10 +171,12 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
 
 void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,
                          const std::vector<std::string>& also_to) {
+  ConversationInfo audience = Recipients(entry.conversation_id);
+  auto recipients = OnlineMembers(audience);
   FanoutJob job{std::make_shared<const std::string>(EncodeEntry(entry)),
                 entry.version,
                 entry.seq,
-                Recipients(entry.conversation_id),
+                recipients ? std::move(recipients) : std::move(audience.members),
                 also_to,
                 0,
                 origin_session};
@@ -225,14 +228,15 @@ void ChatService::RunFanout(const std::string& conversation_id) {
   shards_.PostTo(conversation_id, [this, conversation_id] { RunFanout(conversation_id); });
 }
 
-std::shared_ptr<const std::vector<MemberRef>> ChatService::Recipients(
-    const std::string& conversation_id) {
+ConversationInfo ChatService::Recipients(const std::string& conversation_id) {
   if (auto pair = DirectMembers(conversation_id)) {
-    return std::make_shared<const std::vector<MemberRef>>(
+    ConversationInfo direct;
+    direct.members = std::make_shared<const std::vector<MemberRef>>(
         std::vector<MemberRef>{{pair->first, 0}, {pair->second, 0}});
+    return direct;
   }
   auto cached = cache_.Get(conversation_id);
-  if (cached && cached->members) return cached->members;
+  if (cached && cached->members) return *cached;
   auto members = std::make_shared<std::vector<MemberRef>>();
   std::string after;
   for (;;) {  // page through the member list
@@ -240,16 +244,42 @@ std::shared_ptr<const std::vector<MemberRef>> ChatService::Recipients(
     if (!page.ok()) {
       spdlog::warn("event=fanout_members_failed conversation={} error=\"{}\"", conversation_id,
                    page.status().ToString());
-      return members;  // not cached: the next entry tries again
+      ConversationInfo partial;  // not cached: the next entry tries again
+      partial.members = std::move(members);
+      return partial;
     }
     for (const auto& m : *page) members->push_back({m.user_id, m.joined_seq});
     if (page->size() < 1000) break;
     after = page->back().user_id;
   }
   ConversationInfo info = cached.value_or(ConversationInfo{});
-  info.members = members;
-  cache_.Put(conversation_id, std::move(info));
-  return members;
+  if (members->size() >= options_.sparse_fanout_min_members) {
+    auto index = std::make_shared<std::unordered_map<std::string, uint64_t>>();
+    index->reserve(members->size());
+    for (const MemberRef& m : *members) index->emplace(m.user_id, m.joined_seq);
+    info.member_index = std::move(index);
+  } else {
+    info.member_index.reset();
+  }
+  info.members = std::move(members);
+  cache_.Put(conversation_id, info);
+  return info;
+}
+
+std::shared_ptr<const std::vector<MemberRef>> ChatService::OnlineMembers(
+    const ConversationInfo& audience) {
+  // Walking the online users costs one hash lookup each, like walking the
+  // members: worth it only when there are far fewer of them.
+  if (!audience.member_index || directory_.UserCount() * 4 >= audience.members->size()) {
+    return nullptr;
+  }
+  auto online = std::make_shared<std::vector<MemberRef>>();
+  const auto& index = *audience.member_index;
+  directory_.ForEachUser([&](const std::string& user) {
+    if (auto it = index.find(user); it != index.end()) online->push_back({user, it->second});
+  });
+  sparse_fanouts_.Inc();
+  return online;
 }
 
 void ChatService::AppendEvent(store::AppendRequest request, std::vector<std::string> also_to,

@@ -49,6 +49,22 @@ std::vector<gateway::PeerPtr> LocalDirectory::Sessions(std::string_view user_id)
   return out;
 }
 
+size_t LocalDirectory::UserCount() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    n += s.by_user.size();
+  }
+  return n;
+}
+
+void LocalDirectory::ForEachUser(const std::function<void(const std::string&)>& visit) const {
+  for (const Shard& s : shards_) {
+    std::lock_guard lock(s.mu);
+    for (const auto& [user, sessions] : s.by_user) visit(user);
+  }
+}
+
 size_t LocalDirectory::SessionCount() const {
   size_t n = 0;
   for (const Shard& s : shards_) {

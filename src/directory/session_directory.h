@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,11 @@ class SessionDirectory {
   // The user's live local sessions. Copied out, so callers send without a lock held.
   virtual std::vector<gateway::PeerPtr> Sessions(std::string_view user_id) const = 0;
   virtual size_t SessionCount() const = 0;
+  // Users with at least one live local session.
+  virtual size_t UserCount() const = 0;
+  // Calls `visit` for each user with a live local session, under that user's
+  // shard lock: `visit` must be quick and must not call back into the directory.
+  virtual void ForEachUser(const std::function<void(const std::string&)>& visit) const = 0;
 };
 
 // In-process directory, sharded by user so that fan-out from many threads
@@ -34,6 +40,8 @@ class LocalDirectory final : public SessionDirectory {
   size_t Remove(const gateway::Peer& peer) override;
   std::vector<gateway::PeerPtr> Sessions(std::string_view user_id) const override;
   size_t SessionCount() const override;
+  size_t UserCount() const override;
+  void ForEachUser(const std::function<void(const std::string&)>& visit) const override;
 
  private:
   static constexpr size_t kShards = 64;

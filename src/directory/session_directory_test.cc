@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace parley::directory {
 namespace {
 
@@ -28,12 +30,17 @@ TEST(LocalDirectoryTest, TracksSessionsPerUser) {
   EXPECT_EQ(dir.Add(b1), 1u);
   EXPECT_EQ(dir.Sessions("alice").size(), 2u);
   EXPECT_EQ(dir.SessionCount(), 3u);
+  EXPECT_EQ(dir.UserCount(), 2u);
+  std::set<std::string> users;
+  dir.ForEachUser([&](const std::string& u) { EXPECT_TRUE(users.insert(u).second) << u; });
+  EXPECT_EQ(users, (std::set<std::string>{"alice", "bob"}));
   EXPECT_EQ(dir.Remove(*a1), 1u);
   EXPECT_EQ(dir.Sessions("alice").size(), 1u);
   EXPECT_EQ(dir.Remove(*a2), 0u);
   EXPECT_TRUE(dir.Sessions("alice").empty());
   EXPECT_TRUE(dir.Sessions("nobody").empty());
   EXPECT_EQ(dir.SessionCount(), 1u);
+  EXPECT_EQ(dir.UserCount(), 1u) << "a user whose last session left is not online";
 }
 
 TEST(LocalDirectoryTest, DeadPeersAreNotReturned) {

@@ -266,6 +266,7 @@ std::string EncodeEntry(const EntryRecord& e) {
   PutIfSet(o, "user_id", e.user_id);
   PutIfSet(o, "name", e.name);
   PutIfSet(o, "role", e.role);
+  PutIfSet(o, "promoted", e.promoted);
   PutIfSet(o, "posting", e.posting);
   PutIfSet(o, "reply_sender", e.reply_sender);
   PutIfSet(o, "reply_preview", e.reply_preview);
@@ -300,6 +301,7 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
     r.Str("user_id", &e.user_id);
     r.Str("name", &e.name);
     r.Str("role", &e.role);
+    r.Str("promoted", &e.promoted);
     r.Str("posting", &e.posting);
     r.Str("reply_sender", &e.reply_sender);
     r.Str("reply_preview", &e.reply_preview);

@@ -115,6 +115,7 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   ev.name = "Team";
   ev.role = "admin";
   ev.posting = "admins";
+  ev.promoted = "carol";
   Result<EntryRecord> dev = DecodeEntry(EncodeEntry(ev));
   ASSERT_TRUE(dev.ok());
   EXPECT_TRUE(dev->is_event);
@@ -124,6 +125,7 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   EXPECT_EQ(dev->name, "Team");
   EXPECT_EQ(dev->role, "admin");
   EXPECT_EQ(dev->posting, "admins");
+  EXPECT_EQ(dev->promoted, "carol");
   EXPECT_TRUE(dev->sender.empty());
 }
 

@@ -110,6 +110,7 @@ struct EntryRecord {
   std::string name;
   std::string role;     // role_changed: the new role
   std::string posting;  // renamed: the new channel posting rule, when it changed
+  std::string promoted;  // member_left/removed: who became admin because none was left
   std::string emoji;    // reaction: the actor's reaction ("" when cleared)
   int64_t disappear_after_s = -1;  // settings_changed: the new timer (0: off); else -1
 };

@@ -265,6 +265,7 @@ TEST_F(GroupsTest, LastAdminLeavingPromotesEarliestJoinedMember) {
   EXPECT_EQ(Str(ev[0], "kind"), "member_left");
   EXPECT_EQ(Str(ev[0], "user_id"), alice.id);
   EXPECT_EQ(Str(ev[0], "actor"), alice.id);
+  EXPECT_EQ(Str(ev[0], "promoted"), zed.id) << "the event names the new admin";
   auto info = Describe(amy, g);
   EXPECT_EQ(Int(info, "member_count"), 2);
   EXPECT_EQ(Roles(info), (std::map<std::string, std::string>{{zed.id, "admin"}, {amy.id, "member"}}))

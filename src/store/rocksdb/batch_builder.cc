@@ -219,6 +219,7 @@ Status BatchBuilder::StagePromotion(Staged* staged) {
   }
   if (has_admin || !oldest) return Status::Ok();
   oldest->role = Role::kAdmin;
+  staged->promoted = oldest->user_id;
   staged->members[oldest->user_id] = std::move(*oldest);
   return Status::Ok();
 }
@@ -232,6 +233,7 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   EntryRecord& entry = result.entry;
   entry.seq = staged.seq;
   entry.version = ++last_version_;
+  entry.promoted = staged.promoted;
 
   // WriteBatch::Put/Delete fail only on keys or values over 4 GiB, which
   // records never reach; a failure would surface when the batch is written.

@@ -44,6 +44,7 @@ class BatchBuilder {
     bool created = false;
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
+    std::string promoted;  // made admin because no admin was left
     EntryRecord entry;                            // the request's entry as it will be stored
     uint64_t reply_target = 0;                    // seq of the message entry.reply_to names
   };
