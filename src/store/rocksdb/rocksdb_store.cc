@@ -87,7 +87,7 @@ class RocksDbStore final : public Store {
   // `visit(key, value)` yields false or an error.
   template <typename Visit>
   Status Scan(rocksdb::ColumnFamilyHandle* cf, const std::string& lower, const std::string& upper,
-              bool backward, Visit visit);
+              bool backward, Visit visit, const rocksdb::Snapshot* snapshot = nullptr);
 
   std::unique_ptr<RocksDb> db_;  // declared first: outlives the committer
   Committer committer_;
@@ -128,12 +128,14 @@ Status RocksDbStore::DeleteToken(std::string_view token_hash) {
 
 template <typename Visit>
 Status RocksDbStore::Scan(rocksdb::ColumnFamilyHandle* cf, const std::string& lower,
-                          const std::string& upper, bool backward, Visit visit) {
+                          const std::string& upper, bool backward, Visit visit,
+                          const rocksdb::Snapshot* snapshot) {
   rocksdb::Slice lower_bound(lower);
   rocksdb::Slice upper_bound(upper);
   rocksdb::ReadOptions options;
   options.iterate_lower_bound = &lower_bound;
   options.iterate_upper_bound = &upper_bound;
+  options.snapshot = snapshot;
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(options, cf));
   if (backward) {
     it->SeekToLast();
@@ -318,20 +320,27 @@ Result<std::vector<EntryRecord>> RocksDbStore::ReadSinceVersion(std::string_view
   if (!ValidId(conversation_id)) return BadRequest("invalid conversation id");
   std::vector<EntryRecord> out;
   if (limit == 0 || after_version == std::numeric_limits<uint64_t>::max()) return out;
+  // One snapshot for the index and the entries: a retention purge may delete both meanwhile.
+  std::shared_ptr<const rocksdb::Snapshot> snapshot(
+      db_->db->GetSnapshot(), [this](const rocksdb::Snapshot* s) { db_->db->ReleaseSnapshot(s); });
   std::vector<std::string> keys;  // entry keys, ascending: seq grows with version
-  Status s = Scan(db_->versions, NumberKey(conversation_id, after_version + 1),
-                  KeyPrefixEnd(conversation_id), false,
-                  [&](std::string_view, std::string_view value) -> Result<bool> {
-                    Result<uint64_t> seq = DecodeBe64(value);
-                    if (!seq.ok()) return seq.status();
-                    keys.push_back(NumberKey(conversation_id, *seq));
-                    return keys.size() < limit;
-                  });
+  Status s = Scan(
+      db_->versions, NumberKey(conversation_id, after_version + 1), KeyPrefixEnd(conversation_id),
+      false,
+      [&](std::string_view, std::string_view value) -> Result<bool> {
+        Result<uint64_t> seq = DecodeBe64(value);
+        if (!seq.ok()) return seq.status();
+        keys.push_back(NumberKey(conversation_id, *seq));
+        return keys.size() < limit;
+      },
+      snapshot.get());
   if (!s.ok()) return s;
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
   std::vector<rocksdb::PinnableSlice> values(keys.size());
   std::vector<rocksdb::Status> statuses(keys.size());
-  db_->db->MultiGet(rocksdb::ReadOptions(), db_->entries, keys.size(), slices.data(), values.data(),
+  rocksdb::ReadOptions at_snapshot;
+  at_snapshot.snapshot = snapshot.get();
+  db_->db->MultiGet(at_snapshot, db_->entries, keys.size(), slices.data(), values.data(),
                     statuses.data(), /*sorted_input=*/true);
   for (size_t i = 0; i < keys.size(); ++i) {
     if (statuses[i].IsNotFound()) return Internal("versions index points to a missing entry");
