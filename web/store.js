@@ -278,6 +278,12 @@ export class Store extends EventTarget {
     this.emit('presence');
   }
 
+  /** While we are disconnected nobody's status is known; last_seen stays. */
+  forgetPresenceStatus() {
+    for (const p of this.presence.values()) p.status = null;
+    this.emit('presence');
+  }
+
   applyTyping(f) {
     if (f.user_id === this.me) return;
     const conv = this.convs.get(f.conversation_id);
