@@ -43,7 +43,7 @@ export class Server {
     const proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', SERVER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     const from = this.log.length;
-    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? 9 : 0))));
+    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal)));
     this.exited = exited;
     const listening = new Promise((resolve, reject) => {
       const onData = (chunk) => {
@@ -59,7 +59,7 @@ export class Server {
     this.port = await listening;
   }
 
-  /** SIGTERM and wait for the clean exit (SPEC: exits 0). Returns the exit code. */
+  /** SIGTERM and wait for the clean exit (SPEC: exits 0). Returns the exit code or signal name. */
   async stop() {
     if (!this.proc) return null;
     const proc = this.proc;
@@ -202,4 +202,29 @@ export async function apiUser(server, userId) {
   const login = await httpJson(server, 'POST', '/v1/sessions', { json: { user_id: userId, password: PASSWORD } });
   if (login.status !== 200) throw new Error(`login of ${userId} failed: ${login.status}`);
   return login.body.token;
+}
+
+/** A 640×400 PNG drawn on a canvas, so that it is bigger than the 320 px thumbnail. */
+export async function makePng(page) {
+  const dataUrl = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 640;
+    c.height = 400;
+    const g = c.getContext('2d');
+    const sky = g.createLinearGradient(0, 0, 0, 400);
+    sky.addColorStop(0, '#4a7fe0');
+    sky.addColorStop(1, '#f6c177');
+    g.fillStyle = sky;
+    g.fillRect(0, 0, 640, 400);
+    g.fillStyle = '#2f5d3a';
+    g.beginPath();
+    g.moveTo(0, 400); g.lineTo(180, 170); g.lineTo(330, 330); g.lineTo(470, 200); g.lineTo(640, 400);
+    g.fill();
+    g.fillStyle = '#fff3c4';
+    g.beginPath();
+    g.arc(520, 90, 44, 0, Math.PI * 2);
+    g.fill();
+    return c.toDataURL('image/png');
+  });
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
 }

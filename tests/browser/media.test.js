@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
-  Server, launchBrowser, openClient, register, openChatWith, waitForStatus, shot, apiUser, httpJson, WAIT_MS,
+  Server, launchBrowser, openClient, register, openChatWith, waitForStatus, shot, apiUser, httpJson, makePng, WAIT_MS,
 } from './harness.js';
 
 const server = new Server();
@@ -41,31 +41,6 @@ after(async () => {
   await browser?.close();
   await server.dispose();
 });
-
-/** A 640×400 PNG drawn on a canvas, so that it is bigger than the 320 px thumbnail. */
-async function makePng(page) {
-  const dataUrl = await page.evaluate(() => {
-    const c = document.createElement('canvas');
-    c.width = 640;
-    c.height = 400;
-    const g = c.getContext('2d');
-    const sky = g.createLinearGradient(0, 0, 0, 400);
-    sky.addColorStop(0, '#4a7fe0');
-    sky.addColorStop(1, '#f6c177');
-    g.fillStyle = sky;
-    g.fillRect(0, 0, 640, 400);
-    g.fillStyle = '#2f5d3a';
-    g.beginPath();
-    g.moveTo(0, 400); g.lineTo(180, 170); g.lineTo(330, 330); g.lineTo(470, 200); g.lineTo(640, 400);
-    g.fill();
-    g.fillStyle = '#fff3c4';
-    g.beginPath();
-    g.arc(520, 90, 44, 0, Math.PI * 2);
-    g.fill();
-    return c.toDataURL('image/png');
-  });
-  return Buffer.from(dataUrl.split(',')[1], 'base64');
-}
 
 test('an image upload shows its thumbnail on the other side', async (t) => {
   if (mediaMissing) { t.skip('the server has no media route yet (POST /v1/media is 404)'); return; }
