@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "push/push_options.h"
 
 namespace parley::app {
 
@@ -37,6 +38,7 @@ struct ServerConfig {
   size_t receipt_fanout_limit = 500;
   size_t typing_fanout_limit = 50;
   int64_t presence_grace_ms = 5000;
+  push::PushOptions push;  // --push-* flags
 };
 
 struct ParsedConfig {
