@@ -44,6 +44,7 @@ class PushServiceTest : public ::testing::Test {
   }
 
   void OpenStore() {
+    store_.reset();  // the previous store holds the directory's lock
     auto store = store::OpenRocksDbStore(dir_, {});
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);

@@ -79,17 +79,22 @@ class RocksDbStore final : public Store {
   }
   Result<std::vector<DeviceRecord>> ListDevices(std::string_view user_id) override;
   Status DeleteDevice(std::string_view user_id, std::string_view device_id) override;
+  // Push jobs and outbox deletions skip the fsync: the message's own commit,
+  // with its outbox mark, is the durable point. The WAL is one log for every
+  // column family, so if a mark's deletion survives a power loss, the jobs
+  // written before it survive too; else the mark plans the message again.
   Status PutPushJob(const PushJobRecord& job) override {
     if (!ValidId(job.job_id)) return BadRequest("invalid push job id");
-    return Put(db_->push_jobs, job.job_id, EncodePushJob(job), "push job");
+    return Write(db_->push_jobs, job.job_id, EncodePushJob(job), "push job", false);
   }
   Status DeletePushJob(std::string_view job_id) override {
-    return Write(db_->push_jobs, job_id, std::nullopt, "push job");
+    return Write(db_->push_jobs, job_id, std::nullopt, "push job", false);
   }
   Result<std::vector<PushJobRecord>> ListPushJobs() override;
   Result<std::vector<std::pair<std::string, uint64_t>>> ListPushOutbox() override;
   Status DeletePushOutbox(std::string_view conversation_id, uint64_t seq) override {
-    return Write(db_->push_outbox, NumberKey(conversation_id, seq), std::nullopt, "push outbox");
+    return Write(db_->push_outbox, NumberKey(conversation_id, seq), std::nullopt, "push outbox",
+                 false);
   }
   Status SetMuted(std::string_view user_id, std::string_view conversation_id, bool muted) override {
     std::optional<std::string> value;
@@ -106,9 +111,10 @@ class RocksDbStore final : public Store {
  private:
   Status Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, const std::string& value,
              std::string_view what);
-  // Puts `value` at `key`, or deletes the key when there is no value.
+  // Puts `value` at `key`, or deletes the key when there is no value; `sync`
+  // false skips the fsync whatever --durability says.
   Status Write(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
-               const std::optional<std::string>& value, std::string_view what);
+               const std::optional<std::string>& value, std::string_view what, bool sync = true);
   // Visits the keys in [lower, upper) in order (or reverse order) until
   // `visit(key, value)` yields false or an error.
   template <typename Visit>
@@ -335,9 +341,12 @@ void RocksDbStore::Close() {
 // --- Push notifications ---
 
 Status RocksDbStore::Write(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
-                           const std::optional<std::string>& value, std::string_view what) {
-  rocksdb::Status s = value ? db_->db->Put(write_options_, cf, key, *value)
-                            : db_->db->Delete(write_options_, cf, key);
+                           const std::optional<std::string>& value, std::string_view what,
+                           bool sync) {
+  rocksdb::WriteOptions options = write_options_;
+  options.sync = options.sync && sync;
+  rocksdb::Status s = value ? db_->db->Put(options, cf, key, *value)
+                            : db_->db->Delete(options, cf, key);
   if (!s.ok()) return FromRocks(s, std::string("write ") + std::string(what));
   return Status::Ok();
 }
