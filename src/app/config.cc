@@ -141,7 +141,7 @@ void AddPushFlags(CLI::App& app, push::PushOptions& p) {
       ->check(CLI::Range(1, 86'400'000))->capture_default_str();
   app.add_option("--push-timeout-ms", p.request_timeout_ms, "Timeout of one provider request")
       ->check(CLI::Range(100, 600'000))->capture_default_str();
-  app.add_option("--push-ca-file", p.ca_file, "Extra CA bundle (PEM) trusted for provider TLS");
+  app.add_option("--push-ca-file", p.ca_file, "CA bundle (PEM) for provider TLS, instead of the system CAs");
   app.add_option("--push-webhook-secret", p.webhook.secret,
                  "HMAC-SHA256 key of X-Parley-Signature; set to enable webhook devices");
   app.add_option("--push-fcm-credentials", p.fcm.credentials_file,

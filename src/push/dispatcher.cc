@@ -327,7 +327,7 @@ void Dispatcher::Retry(Job& job, const Delivery& delivery) {
   Schedule(job, delay);
 }
 
-void Dispatcher::Erase(const std::string& job_id) {
+void Dispatcher::Erase(std::string job_id) {
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return;
   Key key{it->second.record.device_id, it->second.record.conversation_id};

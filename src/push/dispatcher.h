@@ -58,7 +58,7 @@ class Dispatcher {
   void Due(const std::string& job_id, uint64_t timer);
   void Finish(const std::string& job_id, const Delivery& delivery);
   void Retry(Job& job, const Delivery& delivery);
-  void Erase(const std::string& job_id);
+  void Erase(std::string job_id);  // by value: callers pass the erased job's own id
   void Persist(const store::PushJobRecord& job);
   void UpdateGauges();
   void ScheduleTick();

@@ -39,7 +39,7 @@ struct PushOptions {
   int64_t backoff_base_ms = 1000;   // retry n waits uniform [0, min(max, base * 2^n)]
   int64_t backoff_max_ms = 300'000;
   int64_t request_timeout_ms = 10'000;
-  std::string ca_file;  // extra trusted CA bundle for the providers (e.g. a test fake)
+  std::string ca_file;  // CA bundle for provider TLS instead of the system CAs (a test fake)
   WebhookConfig webhook;
   FcmConfig fcm;
   ApnsConfig apns;

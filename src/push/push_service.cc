@@ -1,5 +1,6 @@
 // The device registry and the wiring of the dispatcher and providers.
 #include <algorithm>
+#include <cctype>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
