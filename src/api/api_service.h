@@ -24,6 +24,7 @@
 #include "common/scheduler.h"
 #include "gateway/service.h"
 #include "protocol/frames.h"
+#include "push/push.h"
 #include "store/store.h"
 
 namespace parley::api {
@@ -52,6 +53,7 @@ struct ApiDeps {
   MetricsRegistry& metrics;
   const Clock& clock;
   Scheduler& scheduler;
+  push::PushService& push;
 };
 
 // What a route handler gets.
@@ -106,6 +108,13 @@ class ApiService final : public gateway::Service {
   void GetBlocks(HttpCall call);
   void GetSettings(HttpCall call);
   void PutSettings(HttpCall call);
+  // Push devices and per-conversation settings (push_routes.cc).
+  void PostDevice(HttpCall call);
+  void GetDevices(HttpCall call);
+  void DeleteDevice(HttpCall call);
+  void GetConversationSettings(HttpCall call);
+  void PutConversationSettings(HttpCall call);
+  void RespondConversationSettings(const HttpCall& call);
   // The presence of `users` if `viewer` may see every one of them.
   Result<std::vector<presence::PresenceState>> VisiblePresence(const std::string& viewer,
                                                                const std::vector<std::string>& users);
@@ -133,6 +142,7 @@ class ApiService final : public gateway::Service {
   MetricsRegistry& metrics_;
   const Clock& clock_;
   Scheduler& scheduler_;
+  push::PushService& push_;
   const ApiOptions options_;
   Router<Handler> router_;
   WorkerPool auth_pool_;

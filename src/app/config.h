@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "push/push_options.h"
 
 namespace parley::app {
 
@@ -38,6 +39,7 @@ struct ServerConfig {
   size_t sparse_fanout_min_members = 1000;
   size_t typing_fanout_limit = 50;
   int64_t presence_grace_ms = 5000;
+  push::PushOptions push;  // --push-* flags
 };
 
 struct ParsedConfig {

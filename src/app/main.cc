@@ -16,6 +16,7 @@
 #include "chat/typing.h"
 #include "common/scheduler.h"
 #include "presence/local_presence.h"
+#include "push/push.h"
 #include "common/logging.h"
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
@@ -85,7 +86,8 @@ int Serve(const ServerConfig& c) {
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,
                           .receipt_fanout_limit = c.receipt_fanout_limit,
-                          .sparse_fanout_min_members = c.sparse_fanout_min_members});
+                          .sparse_fanout_min_members = c.sparse_fanout_min_members,
+                          .push_outbox = push::AnyProviderConfigured(c.push)});
   chat::GroupService groups(**store, chat, relations, clock, ids,
                             {.max_group_members = c.max_group_members,
                              .max_channel_members = c.max_channel_members});
@@ -95,7 +97,7 @@ int Serve(const ServerConfig& c) {
   receipts.SetCommitHook([&chat](const std::string& conversation_id, uint64_t version) {
     chat.NoteCommitted(conversation_id, version);
   });
-  chat.SetStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
+  chat.AddStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
     receipts.MessageStored(e, kind);
   });
   auto run_blocking = [&chat](std::function<void()> task) { chat.RunBlocking(std::move(task)); };
@@ -103,11 +105,29 @@ int Serve(const ServerConfig& c) {
                              {.fanout_limit = c.typing_fanout_limit});
   presence::LocalPresence presence(clock, timers, run_blocking, PresenceHooks(**store, relations),
                                    c.presence_grace_ms, metrics);
+  push::PushOptions push_options = c.push;
+  push_options.presence_grace_ms = c.presence_grace_ms;
+  auto push_service = push::PushService::Create(
+      {**store, directory, presence, timers, clock, metrics}, push_options);
+  if (!push_service.ok()) {
+    spdlog::critical("event=push_setup_failed error=\"{}\"", push_service.status().ToString());
+    return 1;
+  }
+  push::PushService& pusher = **push_service;
+  if (Status s = pusher.Start(); !s.ok()) {  // resumes what a previous run left unsent
+    spdlog::critical("event=push_recovery_failed error=\"{}\"", s.ToString());
+    return 1;
+  }
+  if (pusher.enabled()) {
+    chat.AddStoredHook([&pusher](const store::EntryRecord& e, store::ConversationKind kind) {
+      pusher.OnStored(e, kind);
+    });
+  }
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
-                       metrics, clock, timers},
+                       metrics, clock, timers, pusher},
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
@@ -133,6 +153,7 @@ int Serve(const ServerConfig& c) {
   spdlog::info("event=shutting_down signal={}", signal_number);
   gateway.StopAccepting();  // sockets closed with 1001
   receipts.Stop();          // pending watermarks written
+  pusher.Stop();            // unsent pushes stay persisted (jobs, outbox) for the next start
   timers.Stop();
   (*store)->Close();        // pending appends committed, their callbacks run
   chat.Shutdown();

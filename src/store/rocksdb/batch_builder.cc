@@ -242,6 +242,9 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
       .PermitUncheckedError();
   batch_.Put(db_.versions, NumberKey(id, result.entry.version), EncodeBe64(staged.seq))
       .PermitUncheckedError();
+  if (request.push_outbox) {
+    batch_.Put(db_.push_outbox, NumberKey(id, staged.seq), "").PermitUncheckedError();
+  }
   if (request.idempotent && !request.entry.client_msg_id.empty()) {
     IdempotencyRecord record{
         request.entry.sender, request.entry.client_msg_id, id, request.entry.message_id, staged.seq,

@@ -52,6 +52,12 @@ const FamilySpec kFamilies[] = {
     {"receipts", &RocksDb::receipts, 4 * kMiB},
     {"blocks", &RocksDb::blocks, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
+    // Push notifications.
+    {"devices", &RocksDb::devices, 1 * kMiB},
+    {"device_addresses", &RocksDb::device_addresses, 1 * kMiB},
+    {"push_jobs", &RocksDb::push_jobs, 2 * kMiB},
+    {"push_outbox", &RocksDb::push_outbox, 2 * kMiB},
+    {"mutes", &RocksDb::mutes, 1 * kMiB},
 };
 
 bool Supported(rocksdb::CompressionType type) {

@@ -12,6 +12,11 @@
 //   receipts            conv \0 user                 -> ReceiptRecord
 //   blocks              blocker \0 blocked           -> "" (present: blocked)
 //   meta                "last_version"               -> be64
+//   devices             user \0 device_id            -> DeviceRecord           (push)
+//   device_addresses    platform \0 token \0 url      -> user \0 device_id      (push)
+//   push_jobs           job_id                       -> PushJobRecord          (push)
+//   push_outbox         conv \0 be64(seq)            -> ""  (pushes not planned yet)
+//   mutes               user \0 conv                 -> "" (present: muted)    (push)
 #pragma once
 
 #include <rocksdb/db.h>
@@ -46,6 +51,12 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* receipts = nullptr;
   rocksdb::ColumnFamilyHandle* blocks = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  // Push notifications.
+  rocksdb::ColumnFamilyHandle* devices = nullptr;
+  rocksdb::ColumnFamilyHandle* device_addresses = nullptr;
+  rocksdb::ColumnFamilyHandle* push_jobs = nullptr;
+  rocksdb::ColumnFamilyHandle* push_outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* mutes = nullptr;
 };
 
 // Opens (creating when missing) the database in `dir`.
