@@ -70,6 +70,29 @@ export function createApi({ getToken, onUnauthorized, base = '' }) {
     return text ? JSON.parse(text) : null;
   }
 
+  /** POST /v1/media with XHR, so that the UI can show upload progress. */
+  function uploadAs(file, contentType, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${base}/v1/media`);
+      const token = getToken();
+      if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+      xhr.setRequestHeader('Content-Type', contentType);
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress?.(e.loaded / e.total); };
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) {
+          try { resolve(JSON.parse(xhr.responseText)); } catch { reject(new ApiError(xhr.status, 'internal', 'Bad upload response')); }
+          return;
+        }
+        const err = errorFrom(xhr.status, xhr.responseText, xhr.getResponseHeader('Retry-After'), xhr.statusText);
+        if (xhr.status === 401 && token) onUnauthorized?.(err);
+        reject(err);
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'network', 'Upload failed: cannot reach the server'));
+      xhr.send(file);
+    });
+  }
+
   const qs = (params) => {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
@@ -105,27 +128,19 @@ export function createApi({ getToken, onUnauthorized, base = '' }) {
       return res.blob();
     },
 
-    /** Upload a File as the raw body. XHR so the UI can show progress. */
-    uploadMedia(file, onProgress) {
-      return new Promise((resolve, reject) => {
-        const xhr = new XMLHttpRequest();
-        xhr.open('POST', `${base}/v1/media`);
-        const token = getToken();
-        if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
-        xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-        xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress?.(e.loaded / e.total); };
-        xhr.onload = () => {
-          if (xhr.status >= 200 && xhr.status < 300) {
-            try { resolve(JSON.parse(xhr.responseText)); } catch { reject(new ApiError(xhr.status, 'internal', 'Bad upload response')); }
-          } else {
-            const err = errorFrom(xhr.status, xhr.responseText, xhr.getResponseHeader('Retry-After'), xhr.statusText);
-            if (xhr.status === 401) onUnauthorized?.(err);
-            reject(err);
-          }
-        };
-        xhr.onerror = () => reject(new ApiError(0, 'network', 'Upload failed: cannot reach the server'));
-        xhr.send(file);
-      });
+    /**
+     * Upload a File as the raw body (POST /v1/media → {media_id, size, sha256, content_type,
+     * width?, height?}). A type the server does not accept (400) is sent once more as
+     * application/octet-stream: it then travels as a plain file.
+     */
+    async uploadMedia(file, onProgress) {
+      const type = file.type || 'application/octet-stream';
+      try {
+        return await uploadAs(file, type, onProgress);
+      } catch (e) {
+        if (e.status !== 400 || type === 'application/octet-stream') throw e;
+        return uploadAs(file, 'application/octet-stream', onProgress);
+      }
     },
   };
 }

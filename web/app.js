@@ -109,7 +109,10 @@ function startSession() {
     userId: session.user_id,
     transport,
     onFrame: (f, meta) => chat?.onFrame(f, meta),
-    onStatus: renderConnectionStatus,
+    onStatus: (status) => {
+      renderConnectionStatus(status);
+      if (status.state !== 'online') store.forgetPresenceStatus();
+    },
     onReady: (info) => chat?.onReady(info),
   });
   chat.conn = conn;
@@ -123,6 +126,7 @@ function startSession() {
   chat.loadConversations();
   conn.start();
   scheduleRender();
+  $('new-chat-button').focus(); // the submit button just disappeared: keep keyboard users in the app
 }
 
 function endSession(message, { revoke = false } = {}) {
@@ -161,8 +165,10 @@ let authMode = 'login';
 function setAuthMode(mode) {
   authMode = mode;
   $('auth-form').dataset.mode = mode;
-  $('tab-login').setAttribute('aria-selected', String(mode === 'login'));
-  $('tab-register').setAttribute('aria-selected', String(mode === 'register'));
+  for (const [id, m] of [['tab-login', 'login'], ['tab-register', 'register']]) {
+    $(id).setAttribute('aria-selected', String(mode === m));
+    $(id).tabIndex = mode === m ? 0 : -1; // one tab stop for the tab list; arrows move within it
+  }
   $('display-name-row').hidden = mode !== 'register';
   $('auth-submit').textContent = mode === 'login' ? 'Log in' : 'Create account';
   $('auth-password').setAttribute('autocomplete', mode === 'login' ? 'current-password' : 'new-password');
@@ -176,6 +182,14 @@ function setAuthError(text) {
 
 $('tab-login').addEventListener('click', () => setAuthMode('login'));
 $('tab-register').addEventListener('click', () => setAuthMode('register'));
+$('tab-login').parentElement.addEventListener('keydown', (e) => {
+  if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
+  e.preventDefault();
+  const next = authMode === 'login' ? 'register' : 'login';
+  const mode = e.key === 'Home' ? 'login' : e.key === 'End' ? 'register' : next;
+  setAuthMode(mode);
+  $(mode === 'login' ? 'tab-login' : 'tab-register').focus();
+});
 
 $('auth-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -225,10 +239,10 @@ function openConversation(id) {
   chat.open(id);
   $('new-chat-form').hidden = true;
   $('new-chat-button').setAttribute('aria-expanded', 'false');
+  render(); // the chat pane must be shown before anything in it can take the focus
   // desktop: straight to the message box; phone: to the title (no keyboard pop-up)
   if (narrow.matches) $('chat-title').focus({ preventScroll: true });
   else $('composer-input').focus({ preventScroll: true });
-  scheduleRender();
 }
 
 function backToList() {

@@ -232,8 +232,9 @@ export class ChatController {
     if (!conv || conv.left) return;
     const res = await this.api.uploadMedia(file, onProgress);
     const type = (res.content_type || file.type || '').startsWith('image/') ? 'image' : 'file';
-    const localUrl = type === 'image' ? URL.createObjectURL(file) : undefined;
-    this._send(conv, { type, content: file.name || (type === 'image' ? 'image' : 'file'), media_id: res.media_id }, { localUrl });
+    // Shown from the local file until reloaded; width/height (from the server) keep the layout steady.
+    const local = type === 'image' ? { localUrl: URL.createObjectURL(file), width: res.width, height: res.height } : {};
+    this._send(conv, { type, content: file.name || (type === 'image' ? 'image' : 'file'), media_id: res.media_id }, local);
   }
 
   retry(item) {

@@ -11,7 +11,10 @@ const AUTH_TIMEOUT_MS = 10000;
 const PING_EVERY_MS = 25000;
 const DEAD_AFTER_MS = 65000;
 const RESYNC_EVERY_MS = 10 * 60000; // advance the stored cursor on long sessions
-const PROBE_WS_EVERY_MS = 120000; // after an automatic fallback, try WebSocket again
+// After an automatic fallback, try the WebSocket again after 5 s, 10 s, ... then every 2 min:
+// a fallback caused by a passing outage (a restart) ends quickly.
+const PROBE_WS_FIRST_MS = 5000;
+const PROBE_WS_MAX_MS = 120000;
 const REQUEST_TIMEOUT_MS = 15000;
 const LONGPOLL_TIMEOUT_S = 25;
 
@@ -51,6 +54,7 @@ export class Connection {
     this.lastSyncAt = 0;
     this.pollOk = false;
     this.pollGen = 0;
+    this.probeFailures = 0;
     this.everConnected = false;
     this.stopped = true;
     this.status = { state: 'connecting', transport: this.mode };
@@ -147,6 +151,7 @@ export class Connection {
     if (f.op === 'pong') return;
     if (f.op === 'synced') {
       if (f.cursor !== undefined) this.cursor = f.cursor;
+      if (f.more) { this._sync(); return; } // another page waits; live frames are held until the last
       this.syncing = false;
       this.liveSinceSync = 0;
     } else if (f.op === 'error' && f.id === 'sync') {
@@ -223,11 +228,23 @@ export class Connection {
     this.sock = null;
     this.syncing = false;
     this._failRequests('disconnected');
-    if (!s.ready) this.wsFailures++;
-    if (this.transport === 'auto' && this.wsFailures >= WS_FAILURES_BEFORE_FALLBACK) {
-      this._startLongPoll(true);
-      return;
-    }
+    if (s.ready || this.transport !== 'auto') this._scheduleWsRetry(e);
+    else this._afterWsFailure(e);
+  }
+
+  /**
+   * A WebSocket that never reached `ready` while plain HTTP reaches the server is being
+   * blocked (proxy, firewall): after a few of those, fall back to long-poll. One that fails
+   * while the server is down (a restart) is not counted: the client keeps retrying it.
+   */
+  async _afterWsFailure(e) {
+    if (await this._httpReachable()) this.wsFailures++;
+    if (this.stopped || this.sock || this.mode !== 'ws') return;
+    if (this.wsFailures >= WS_FAILURES_BEFORE_FALLBACK) this._startLongPoll(true);
+    else this._scheduleWsRetry(e);
+  }
+
+  _scheduleWsRetry(e) {
     let delay = backoffDelay(this.attempt);
     this.attempt = Math.min(this.attempt + 1, 16);
     if (e.code === 1013) {
@@ -236,6 +253,15 @@ export class Connection {
       delay = retryAfterFromReason(e.reason) ?? Math.max(2000, backoffDelay(this.attempt));
     }
     this._wait(delay, () => this._connectWs(false));
+  }
+
+  async _httpReachable() {
+    try {
+      const res = await fetch('/healthz', { cache: 'no-store', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return res.ok;
+    } catch {
+      return false;
+    }
   }
 
   _failRequests(why) {
@@ -251,6 +277,7 @@ export class Connection {
     this.pollOk = false;
     this._setStatus(this.everConnected ? 'reconnecting' : 'connecting', { fallback: automatic });
     this._pollLoop();
+    this.probeFailures = 0;
     if (automatic) this._scheduleProbe();
   }
 
@@ -258,7 +285,7 @@ export class Connection {
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(() => {
       if (!this.stopped && this.mode === 'longpoll' && !this.probe) this._connectWs(true);
-    }, PROBE_WS_EVERY_MS);
+    }, Math.min(PROBE_WS_MAX_MS, PROBE_WS_FIRST_MS * 2 ** this.probeFailures++));
   }
 
   async _pollLoop() {

@@ -166,7 +166,12 @@ export class MessagesView {
   }
 
   _image(it) {
-    const img = el('img', { class: 'media-img', alt: it.content ? `Image: ${it.content}` : 'Image', 'data-testid': 'message-image', 'data-media-id': it.media_id ?? null });
+    const img = el('img', {
+      class: 'media-img', alt: it.content ? `Image: ${it.content}` : 'Image', 'data-testid': 'message-image',
+      'data-media-id': it.media_id ?? null,
+      // the real size (from the message frame) reserves the right box before the thumbnail loads
+      width: it.width > 0 ? it.width : null, height: it.height > 0 ? it.height : null,
+    });
     const stick = () => { if (this.nearBottom()) requestAnimationFrame(() => this.scrollToBottom()); };
     img.addEventListener('load', stick);
     const open = el('button', { type: 'button', class: 'media-open', style: 'padding:0;border:0;display:block', 'aria-label': 'Open image full size' }, img);

@@ -68,11 +68,12 @@ export class Store extends EventTarget {
       if (e.member_count != null) c.memberCount = e.member_count;
       if (c.kind === 'direct') c.peer = e.peer || (c.members && (c.members.find((u) => u !== this.me) || c.members[0])) || c.peer;
       const serverLast = e.last_seq || 0;
+      c.readSeq = Math.max(c.readSeq, e.read_seq || 0);
       if (serverLast >= c.lastSeq) {
         c.lastSeq = serverLast;
-        c.unread = e.unread_count || 0;
+        // Our read receipt may not be stored yet: what we have read is not unread.
+        c.unread = c.readSeq >= serverLast ? 0 : e.unread_count || 0;
       }
-      c.readSeq = Math.max(c.readSeq, e.read_seq || 0);
       c.sentRead = Math.max(c.sentRead, e.read_seq || 0);
       c.peerDeliveredSeq = Math.max(c.peerDeliveredSeq, e.peer_delivered_seq || 0, e.peer_read_seq || 0);
       c.peerReadSeq = Math.max(c.peerReadSeq, e.peer_read_seq || 0);
@@ -275,6 +276,12 @@ export class Store extends EventTarget {
     if (!f || !f.user_id) return;
     const prev = this.presence.get(f.user_id) || {};
     this.presence.set(f.user_id, { status: f.status || prev.status, last_seen: f.last_seen || prev.last_seen });
+    this.emit('presence');
+  }
+
+  /** While we are disconnected nobody's status is known; last_seen stays. */
+  forgetPresenceStatus() {
+    for (const p of this.presence.values()) p.status = null;
     this.emit('presence');
   }
 

@@ -60,7 +60,7 @@ export function typingText(conv, users) {
 }
 
 export function presenceText(p) {
-  if (!p) return '';
+  if (!p || !p.status) return ''; // unknown, for example while we are offline
   if (p.status === 'online') return 'online';
   return formatLastSeen(p.last_seen);
 }
@@ -147,7 +147,7 @@ export function renderChatHeader(store, conv) {
   typingEl.hidden = !typing;
   presenceEl.hidden = !!typing;
   paintAvatar($('chat-avatar'), title, online);
-  $('group-info-button').hidden = conv.kind === 'direct';
+  $('group-info-button').hidden = conv.kind === 'direct' || !!conv.left;
   $('left-notice').hidden = !conv.left;
   $('composer').hidden = !!conv.left;
 }

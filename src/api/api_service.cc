@@ -36,6 +36,7 @@ ApiService::ApiService(ApiDeps d, ApiOptions options)
       metrics_(d.metrics),
       clock_(d.clock),
       scheduler_(d.scheduler),
+      push_(d.push),
       options_(std::move(options)),
       auth_pool_(options_.auth_threads, "api-auth"),
       http_requests_(d.metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
@@ -75,6 +76,11 @@ void ApiService::AddRoutes() {
   Authed("DELETE", "/v1/me/blocks/{user}", bind(&ApiService::DeleteBlock));
   Authed("GET", "/v1/me/settings", bind(&ApiService::GetSettings));
   Authed("PUT", "/v1/me/settings", bind(&ApiService::PutSettings));
+  Authed("POST", "/v1/devices", bind(&ApiService::PostDevice));
+  Authed("GET", "/v1/devices", bind(&ApiService::GetDevices));
+  Authed("DELETE", "/v1/devices/{id}", bind(&ApiService::DeleteDevice));
+  Authed("GET", "/v1/conversations/{id}/settings", bind(&ApiService::GetConversationSettings));
+  Authed("PUT", "/v1/conversations/{id}/settings", bind(&ApiService::PutConversationSettings));
   Public("GET", "/healthz", [](HttpCall c) { c.respond(JsonResponse(200, R"({"status":"ok"})")); });
   Public("GET", "/readyz", bind(&ApiService::GetReady));
   Public("GET", "/metrics", [this](HttpCall c) {

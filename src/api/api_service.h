@@ -25,6 +25,7 @@
 #include "common/scheduler.h"
 #include "gateway/service.h"
 #include "protocol/frames.h"
+#include "push/push.h"
 #include "store/store.h"
 
 namespace parley::api {
@@ -53,6 +54,7 @@ struct ApiDeps {
   MetricsRegistry& metrics;
   const Clock& clock;
   Scheduler& scheduler;
+  push::PushService& push;
   chat::LifecycleService& lifecycle;
 };
 
@@ -100,10 +102,8 @@ class ApiService final : public gateway::Service {
   void PutMemberRole(HttpCall call);
   void PostMember(HttpCall call);
   void DeleteMember(HttpCall call);
-  // The message lifecycle and conversation settings (lifecycle_routes.cc).
+  // The message lifecycle (lifecycle_routes.cc).
   void PostMessageChange(HttpCall call, std::string_view op);
-  void PutConversationSettings(HttpCall call);
-  void PutDisappearAfter(HttpCall call, int64_t seconds);
   // Receipts, presence, blocks and settings over HTTP (me_routes.cc).
   void PostReceipts(HttpCall call);
   void GetPresence(HttpCall call);
@@ -112,6 +112,16 @@ class ApiService final : public gateway::Service {
   void GetBlocks(HttpCall call);
   void GetSettings(HttpCall call);
   void PutSettings(HttpCall call);
+  // Push devices (push_routes.cc).
+  void PostDevice(HttpCall call);
+  void GetDevices(HttpCall call);
+  void DeleteDevice(HttpCall call);
+  // Per-conversation settings: muted (push), disappear_after_s (conversation_settings.cc).
+  void GetConversationSettings(HttpCall call);
+  void PutConversationSettings(HttpCall call);
+  void SetDisappearAfter(HttpCall call, int64_t seconds,
+                         std::function<void(HttpCall call, uint64_t seq)> then);
+  void RespondConversationSettings(const HttpCall& call, uint64_t seq = 0);
   // The presence of `users` if `viewer` may see every one of them.
   Result<std::vector<presence::PresenceState>> VisiblePresence(const std::string& viewer,
                                                                const std::vector<std::string>& users);
@@ -146,6 +156,7 @@ class ApiService final : public gateway::Service {
   MetricsRegistry& metrics_;
   const Clock& clock_;
   Scheduler& scheduler_;
+  push::PushService& push_;
   const ApiOptions options_;
   Router<Handler> router_;
   WorkerPool auth_pool_;

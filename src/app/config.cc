@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <map>
 #include <sstream>
 
 #ifndef PARLEY_DEFAULT_WEB_DIR
@@ -138,6 +139,49 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
       ->check(CLI::Range(1, 100'000))->capture_default_str();
 }
 
+// Push notifications (src/push, docs/operations.md).
+void AddPushFlags(CLI::App& app, push::PushOptions& p) {
+  app.add_option("--push-coalesce-ms", p.coalesce_ms,
+                 "Messages to one device and conversation within this window make one push")
+      ->check(CLI::Range(0, 3'600'000))->capture_default_str();
+  app.add_option("--push-preview", p.preview, "What a push reveals: none, sender or full (content)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, push::Preview>{
+          {"none", push::Preview::kNone}, {"sender", push::Preview::kSender},
+          {"full", push::Preview::kFull}}))
+      ->default_str("sender");
+  app.add_flag("--push-allow-private-urls", p.allow_private_urls,
+               "Allow webhook URLs on loopback/private addresses (off: refused with 400)");
+  app.add_option("--push-concurrency", p.concurrency, "Provider requests in flight at once")
+      ->check(CLI::Range(1, 256))->capture_default_str();
+  app.add_option("--push-max-attempts", p.max_attempts, "Attempts per push before it is dropped")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--push-backoff-base-ms", p.backoff_base_ms,
+                 "Retry n waits a random time up to min(max, base * 2^n) (full jitter)")
+      ->check(CLI::Range(1, 3'600'000))->capture_default_str();
+  app.add_option("--push-backoff-max-ms", p.backoff_max_ms, "Longest wait between two attempts")
+      ->check(CLI::Range(1, 86'400'000))->capture_default_str();
+  app.add_option("--push-timeout-ms", p.request_timeout_ms, "Timeout of one provider request")
+      ->check(CLI::Range(100, 600'000))->capture_default_str();
+  app.add_option("--push-ca-file", p.ca_file, "CA bundle (PEM) for provider TLS, instead of the system CAs");
+  app.add_option("--push-webhook-secret", p.webhook.secret,
+                 "HMAC-SHA256 key of X-Parley-Signature; set to enable webhook devices");
+  app.add_option("--push-fcm-credentials", p.fcm.credentials_file,
+                 "FCM service-account JSON key file; set to enable fcm devices");
+  app.add_option("--push-fcm-project", p.fcm.project_id, "FCM project id (default: the key's)");
+  app.add_option("--push-fcm-endpoint", p.fcm.endpoint, "FCM HTTP v1 base URL")
+      ->capture_default_str();
+  app.add_option("--push-fcm-token-url", p.fcm.token_url,
+                 "OAuth2 token URL (default: the key's token_uri)");
+  app.add_option("--push-apns-key-file", p.apns.key_file,
+                 "APNs .p8 signing key (EC P-256); set to enable apns devices");
+  app.add_option("--push-apns-key-id", p.apns.key_id, "APNs key id (JWT kid)");
+  app.add_option("--push-apns-team-id", p.apns.team_id, "Apple team id (JWT iss)");
+  app.add_option("--push-apns-topic", p.apns.topic, "apns-topic: the app's bundle id");
+  app.add_option("--push-apns-endpoint", p.apns.endpoint,
+                 "APNs base URL (sandbox: https://api.sandbox.push.apple.com)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
@@ -161,6 +205,7 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   app.config_formatter(std::make_shared<TomlConfig>());
   app.set_config("--config", "", "TOML file with any of these options (flags win)");
   AddFlags(app, out.config);
+  AddPushFlags(app, out.config.push);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -174,6 +219,9 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
     return BadRequest("--store: only rocksdb is available in this build");
   }
   if (auto hp = SplitHostPort(out.config.listen); !hp.ok()) return hp.status();
+  if (out.config.push.backoff_base_ms > out.config.push.backoff_max_ms) {
+    return BadRequest("--push-backoff-base-ms must not exceed --push-backoff-max-ms");
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "push/push_options.h"
 
 namespace parley::app {
 
@@ -44,6 +45,7 @@ struct ServerConfig {
   int64_t retention_days = 0;  // 0: keep forever
   int64_t retention_interval_s = 60;
   size_t retention_batch = 1000;
+  push::PushOptions push;  // --push-* flags
 };
 
 struct ParsedConfig {

@@ -74,5 +74,42 @@ TEST(ConfigTest, HelpExitsCleanly) {
   EXPECT_EQ(c->exit_code, 0);
 }
 
+TEST(ConfigTest, PushDefaultsAndFlags) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.push.coalesce_ms, 1000);
+  EXPECT_EQ(d->config.push.preview, push::Preview::kSender);
+  EXPECT_FALSE(d->config.push.allow_private_urls);
+  EXPECT_TRUE(d->config.push.webhook.secret.empty());  // no provider: push disabled
+
+  auto c = Parse({"--push-preview", "full", "--push-coalesce-ms", "50", "--push-allow-private-urls",
+                  "--push-webhook-secret", "s3cret", "--push-apns-topic", "com.example.chat"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.push.preview, push::Preview::kFull);
+  EXPECT_EQ(c->config.push.coalesce_ms, 50);
+  EXPECT_TRUE(c->config.push.allow_private_urls);
+  EXPECT_EQ(c->config.push.webhook.secret, "s3cret");
+  EXPECT_EQ(c->config.push.apns.topic, "com.example.chat");
+
+  EXPECT_FALSE(Parse({"--push-preview", "everything"}).ok());
+  EXPECT_FALSE(Parse({"--push-concurrency", "0"}).ok());
+  EXPECT_FALSE(Parse({"--push-backoff-base-ms", "5000", "--push-backoff-max-ms", "10"}).ok());
+}
+
+TEST(ConfigTest, PushSettingsFromToml) {
+  std::string path = ::testing::TempDir() + "/parley-push-config-test.toml";
+  {
+    std::ofstream f(path);
+    f << "push_preview = \"none\"\npush_fcm_credentials = \"/etc/parley/fcm.json\"\n"
+         "push_apns_endpoint = \"https://api.sandbox.push.apple.com\"\n";
+  }
+  auto c = Parse({"--config", path});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.push.preview, push::Preview::kNone);
+  EXPECT_EQ(c->config.push.fcm.credentials_file, "/etc/parley/fcm.json");
+  EXPECT_EQ(c->config.push.apns.endpoint, "https://api.sandbox.push.apple.com");
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace parley::app

@@ -18,6 +18,7 @@
 #include "chat/typing.h"
 #include "common/scheduler.h"
 #include "presence/local_presence.h"
+#include "push/push.h"
 #include "common/logging.h"
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
@@ -87,7 +88,8 @@ int Serve(const ServerConfig& c) {
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,
                           .receipt_fanout_limit = c.receipt_fanout_limit,
-                          .sparse_fanout_min_members = c.sparse_fanout_min_members});
+                          .sparse_fanout_min_members = c.sparse_fanout_min_members,
+                          .push_outbox = push::AnyProviderConfigured(c.push)});
   chat::GroupService groups(**store, chat, relations, clock, ids,
                             {.max_group_members = c.max_group_members,
                              .max_channel_members = c.max_channel_members});
@@ -97,7 +99,7 @@ int Serve(const ServerConfig& c) {
   receipts.SetCommitHook([&chat](const std::string& conversation_id, uint64_t version) {
     chat.NoteCommitted(conversation_id, version);
   });
-  chat.SetStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
+  chat.AddStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
     receipts.MessageStored(e, kind);
   });
   auto run_blocking = [&chat](std::function<void()> task) { chat.RunBlocking(std::move(task)); };
@@ -113,13 +115,31 @@ int Serve(const ServerConfig& c) {
                                {.retention_days = c.retention_days,
                                 .interval_ms = c.retention_interval_s * 1000,
                                 .batch = c.retention_batch});
+  push::PushOptions push_options = c.push;
+  push_options.presence_grace_ms = c.presence_grace_ms;
+  auto push_service = push::PushService::Create(
+      {**store, directory, presence, timers, clock, metrics}, push_options);
+  if (!push_service.ok()) {
+    spdlog::critical("event=push_setup_failed error=\"{}\"", push_service.status().ToString());
+    return 1;
+  }
+  push::PushService& pusher = **push_service;
+  if (Status s = pusher.Start(); !s.ok()) {  // resumes what a previous run left unsent
+    spdlog::critical("event=push_recovery_failed error=\"{}\"", s.ToString());
+    return 1;
+  }
+  if (pusher.enabled()) {
+    chat.AddStoredHook([&pusher](const store::EntryRecord& e, store::ConversationKind kind) {
+      pusher.OnStored(e, kind);
+    });
+  }
   lifecycle.SetTimerHook([&retention](const std::string& id) { retention.Watch(id); });
   retention.Start();
   std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
-                       metrics, clock, timers, lifecycle},
+                       metrics, clock, timers, pusher, lifecycle},
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
@@ -147,6 +167,7 @@ int Serve(const ServerConfig& c) {
   retention.Stop();         // after the purge in progress
   lifecycle.Stop();         // pending channel reaction counts appended
   receipts.Stop();          // pending watermarks written
+  pusher.Stop();            // unsent pushes stay persisted (jobs, outbox) for the next start
   timers.Stop();
   (*store)->Close();        // pending appends committed, their callbacks run
   chat.Shutdown();

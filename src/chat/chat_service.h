@@ -44,6 +44,7 @@ struct ChatOptions {
   // Conversations with at least this many members fan out to their online
   // members only (found from the directory) when fewer than a quarter are online.
   size_t sparse_fanout_min_members = 1000;
+  bool push_outbox = false;  // messages record their pushes in the store's outbox (push enabled)
 };
 
 struct SendRequest {
@@ -64,9 +65,10 @@ class ChatService {
   ChatService(store::Store& store, directory::SessionDirectory& directory, Relations& relations,
               const Clock& clock, Snowflake& ids, MetricsRegistry& metrics, ChatOptions options);
 
-  // Called on a shard thread for every newly stored message (not events).
+  // Called on a shard thread for every newly stored message (not events), in
+  // the order added. Add hooks before the first Send.
   using StoredHook = std::function<void(const store::EntryRecord&, store::ConversationKind)>;
-  void SetStoredHook(StoredHook hook) { stored_hook_ = std::move(hook); }
+  void AddStoredHook(StoredHook hook) { stored_hooks_.push_back(std::move(hook)); }
   ~ChatService();
 
   void Send(SendRequest request, AckCallback done);
@@ -181,7 +183,7 @@ class ChatService {
   std::unordered_map<std::string, UserIndex> users_;  // guarded by index_mu_
   // Highest version whose index updates are applied: what a sync may cover.
   std::atomic<uint64_t> applied_version_{0};
-  StoredHook stored_hook_;
+  std::vector<StoredHook> stored_hooks_;
   std::function<void(const std::string&)> media_released_hook_;
   const Clock& clock_;
   Snowflake& ids_;

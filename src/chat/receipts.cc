@@ -132,13 +132,15 @@ std::vector<std::string> ReceiptService::Audience(const store::ConversationRecor
 void ReceiptService::Forward(const store::ReceiptRecord& after) {
   auto c = store_.GetConversation(after.conversation_id);
   if (!c.ok()) return;
-  // Both watermarks are sent: a client that missed one frame converges anyway.
+  // Both watermarks are sent: a client that missed one frame converges anyway. They carry the
+  // receipt's store version, like the frames `sync` returns for it: a session mid-sync drops
+  // them when the sync has them, and a waiting long-poll (GET /v1/sync) wakes up for them.
   auto delivered = std::make_shared<const std::string>(EncodeReceipt(after, "delivered"));
   auto read = std::make_shared<const std::string>(EncodeReceipt(after, "read"));
   for (const std::string& user : Audience(*c, after.user_id)) {
     for (const auto& peer : directory_.Sessions(user)) {
-      peer->Send(delivered, 0);
-      peer->Send(read, 0);
+      peer->Send(delivered, after.version);
+      peer->Send(read, after.version);
       forwarded_.Inc(2);
     }
   }

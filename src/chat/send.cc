@@ -51,6 +51,7 @@ void ChatService::Send(SendRequest request, AckCallback done) {
     std::string conversation_id = resolved->conversation_id;
     FillEntry(resolved->request, request, conversation_id, ids_.Next(), clock_.NowMs(),
               options_.idempotency_window_ms);
+    resolved->request.push_outbox = options_.push_outbox;
     store_.Append(std::move(resolved->request),
                   [this, request = std::move(request), done = std::move(done), accepted_ms,
                    conversation_id](Result<store::AppendResult> result) mutable {
@@ -166,7 +167,7 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
   messages_in_.Inc();
   send_ack_seconds_.Observe((clock_.SteadyMs() - accepted_ms) / 1000.0);
   done(protocol::Ack{e.client_msg_id, e.conversation_id, e.message_id, e.seq, e.ts});
-  if (stored_hook_) stored_hook_(e, KindOfConversation(e.conversation_id));
+  for (const StoredHook& hook : stored_hooks_) hook(e, KindOfConversation(e.conversation_id));
 }
 
 void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,

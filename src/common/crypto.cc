@@ -28,15 +28,20 @@ std::string Sha256Hex(std::string_view data) {
   return HexEncode({reinterpret_cast<const char*>(digest), sizeof digest});
 }
 
+std::string Base64UrlEncode(std::string_view bytes) {
+  constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), kVariant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), kVariant);
+  out.resize(out.find('\0'));
+  return out;
+}
+
 std::string RandomToken(std::size_t bytes) {
   EnsureSodium();
   std::string raw(bytes, '\0');
   randombytes_buf(raw.data(), raw.size());
-  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(out.find('\0'));
-  return out;
+  return Base64UrlEncode(raw);
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {

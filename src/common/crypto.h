@@ -14,5 +14,7 @@ std::string RandomToken(std::size_t bytes);
 // Constant-time comparison of two equal-length strings (false if lengths differ).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 std::string HexEncode(std::string_view bytes);
+// URL-safe base64 without padding (RFC 4648 section 5), as JWTs use.
+std::string Base64UrlEncode(std::string_view bytes);
 
 }  // namespace parley

@@ -14,6 +14,11 @@ void TimerThread::Stop() {
   }
   wake_.notify_one();
   thread_.join();
+  // Release the callbacks now, not when the TimerThread is destroyed: what they hold (a
+  // waiting long-poll's HTTP session) must go while the objects it depends on still exist.
+  decltype(timers_) dropped;
+  std::lock_guard lock(mu_);
+  timers_.swap(dropped);
 }
 
 void TimerThread::After(int64_t ms, std::function<void()> fn) {

@@ -26,7 +26,7 @@ class TimerThread final : public Scheduler {
   TimerThread();
   ~TimerThread() override;  // drops timers not yet due
   void After(int64_t ms, std::function<void()> fn) override;
-  void Stop();
+  void Stop();  // joins the thread and releases the timers not yet due, unrun
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -33,6 +34,15 @@ TEST(TimerThreadTest, StopDropsPendingTimers) {
     timers.After(60'000, [&] { ran = true; });
   }
   EXPECT_FALSE(ran);
+}
+
+TEST(TimerThreadTest, StopReleasesPendingCallbacksAtOnce) {
+  TimerThread timers;
+  auto held = std::make_shared<int>(1);
+  std::weak_ptr<int> watch = held;
+  timers.After(60'000, [held = std::move(held)] {});
+  timers.Stop();
+  EXPECT_TRUE(watch.expired());  // not only when `timers` is destroyed
 }
 
 }  // namespace

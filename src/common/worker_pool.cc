@@ -25,7 +25,15 @@ void WorkerPool::Shutdown() {
       w->stopping = true;
       w->cv.notify_one();
     }
-    for (auto& w : workers_) w->thread.join();
+    for (auto& w : workers_) {
+      w->thread.join();
+      std::deque<std::function<void()>> orphans;  // posted after the thread drained its queue
+      {
+        std::lock_guard lock(w->mu);
+        w->joined = true;
+        orphans.swap(w->queue);
+      }
+    }  // orphans released outside the lock
   });
 }
 
@@ -48,7 +56,11 @@ size_t WorkerPool::QueueDepth() const {
 }
 
 void WorkerPool::Enqueue(Worker& w, std::function<void()> task) {
-  std::lock_guard lock(w.mu);
+  std::unique_lock lock(w.mu);
+  if (w.joined) {
+    lock.unlock();
+    return;  // shut down: `task` is released unrun, outside the lock
+  }
   w.queue.push_back(std::move(task));
   w.cv.notify_one();
 }

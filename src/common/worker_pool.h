@@ -29,6 +29,9 @@ class WorkerPool {
   // The thread that owns `key`: tasks posted with one key run in order.
   void PostTo(std::string_view key, std::function<void()> task);
   size_t QueueDepth() const;
+  // Runs what is queued and joins. A task posted after its thread has exited is released
+  // unrun (here, or at once when posted later), not kept until the pool is destroyed: what it
+  // holds (an HTTP session, say) may depend on objects that are gone by then.
   void Shutdown();
 
  private:
@@ -37,6 +40,7 @@ class WorkerPool {
     std::condition_variable cv;
     std::deque<std::function<void()>> queue;
     bool stopping = false;
+    bool joined = false;  // the thread has exited: nothing runs what is posted
     std::thread thread;
   };
   void Enqueue(Worker& w, std::function<void()> task);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -32,6 +33,21 @@ TEST(WorkerPoolTest, PostRunsEverything) {
     for (int i = 0; i < 500; ++i) pool.Post([&] { ++n; });
   }
   EXPECT_EQ(n.load(), 500);
+}
+
+// A task posted after Shutdown never runs, and what it holds is released right away, not
+// when the pool is destroyed (the server's io threads still post while it shuts down).
+TEST(WorkerPoolTest, TaskPostedAfterShutdownIsReleasedUnrun) {
+  WorkerPool pool(2, "test");
+  pool.Shutdown();
+  auto held = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = held;
+  bool ran = false;
+  pool.Post([held = std::move(held), &ran] { ran = true; });
+  pool.PostTo("key", [&ran] { ran = true; });
+  EXPECT_FALSE(ran);
+  EXPECT_TRUE(watch.expired());
+  EXPECT_EQ(pool.QueueDepth(), 0u);
 }
 
 }  // namespace

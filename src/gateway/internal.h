@@ -8,7 +8,6 @@
 #include <boost/beast/websocket.hpp>
 
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -103,7 +102,10 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   std::string user_id_;  // empty until authenticated
   std::string session_id_;
   net::steady_timer auth_timer_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  // Frames waiting to be written: [queue_head_, end). A vector, not a deque:
+  // an empty deque still holds ~600 bytes, and most sessions are idle.
+  std::vector<std::shared_ptr<const std::string>> queue_;
+  size_t queue_head_ = 0;
   size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool closing_ = false;

@@ -65,7 +65,9 @@ void WsSession::OnRead(beast::error_code ec, size_t bytes) {
   gw_.frames_in.Inc();
   std::string text = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();  // idle sessions stay small
+  // Beast prepares up to 1.5 KiB here again for the next read; keep only big
+  // messages from pinning their buffers.
+  if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
   if (!ws_.got_text()) {
     Enqueue(std::make_shared<const std::string>(
         protocol::ErrorFrame("", BadRequest("binary frames are not supported; send JSON text"))));
@@ -121,16 +123,26 @@ void WsSession::Enqueue(std::shared_ptr<const std::string> frame) {
 void WsSession::DoWrite() {
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()),
+  ws_.async_write(net::buffer(*queue_[queue_head_]),
                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
 }
 
 void WsSession::OnWrite(beast::error_code ec) {
   writing_ = false;
-  if (ec) return Finish();
-  queued_bytes_ -= queue_.front()->size();
-  queue_.pop_front();
-  if (!queue_.empty() && !closing_) DoWrite();
+  if (ec || queue_.empty()) return Finish();  // empty: Finish() ran while the write was in flight
+  queued_bytes_ -= queue_[queue_head_]->size();
+  queue_[queue_head_++].reset();
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+    if (queue_.capacity() > 16) queue_.shrink_to_fit();  // a burst is over: give it back
+    return;
+  }
+  if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {  // never drained: compact
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+  if (!closing_) DoWrite();
 }
 
 void WsSession::Close(uint16_t code, std::string reason) {
@@ -154,6 +166,7 @@ void WsSession::Finish() {
   finished_ = true;
   closing_ = true;
   queue_.clear();
+  queue_head_ = 0;
   if (opened_) {
     gw_.connections.Add(-1);
     gw_.service.OnClose(shared_from_this());

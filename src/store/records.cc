@@ -379,6 +379,62 @@ Result<IdempotencyRecord> DecodeIdempotency(std::string_view bytes) {
   });
 }
 
+std::string EncodeDevice(const DeviceRecord& d) {
+  json::object o;
+  o["device_id"] = Sv(d.device_id);
+  o["user_id"] = Sv(d.user_id);
+  o["platform"] = Sv(d.platform);
+  PutIfSet(o, "token", d.token);
+  PutIfSet(o, "url", d.url);
+  PutIfSet(o, "app_id", d.app_id);
+  o["created_at"] = d.created_at;
+  return json::serialize(o);
+}
+
+Result<DeviceRecord> DecodeDevice(std::string_view bytes) {
+  return Decode<DeviceRecord>(bytes, "device", [](Reader& r, DeviceRecord& d) {
+    r.Str("device_id", &d.device_id, true);
+    r.Str("user_id", &d.user_id, true);
+    r.Str("platform", &d.platform, true);
+    r.Str("token", &d.token);
+    r.Str("url", &d.url);
+    r.Str("app_id", &d.app_id);
+    r.I64("created_at", &d.created_at);
+  });
+}
+
+std::string EncodePushJob(const PushJobRecord& j) {
+  json::object o;
+  o["job_id"] = Sv(j.job_id);
+  o["user_id"] = Sv(j.user_id);
+  o["device_id"] = Sv(j.device_id);
+  o["conversation_id"] = Sv(j.conversation_id);
+  PutIfSet(o, "sender", j.sender);
+  PutIfSet(o, "preview", j.preview);
+  o["count"] = j.count;
+  o["last_seq"] = j.last_seq;
+  o["created_at"] = j.created_at;
+  o["due_at"] = j.due_at;
+  o["attempts"] = j.attempts;
+  return json::serialize(o);
+}
+
+Result<PushJobRecord> DecodePushJob(std::string_view bytes) {
+  return Decode<PushJobRecord>(bytes, "push job", [](Reader& r, PushJobRecord& j) {
+    r.Str("job_id", &j.job_id, true);
+    r.Str("user_id", &j.user_id, true);
+    r.Str("device_id", &j.device_id, true);
+    r.Str("conversation_id", &j.conversation_id, true);
+    r.Str("sender", &j.sender);
+    r.Str("preview", &j.preview);
+    r.U32("count", &j.count);
+    r.U64("last_seq", &j.last_seq);
+    r.I64("created_at", &j.created_at);
+    r.I64("due_at", &j.due_at);
+    r.U32("attempts", &j.attempts);
+  });
+}
+
 std::string EncodeBe64(uint64_t value) {
   std::string out(8, '\0');
   for (int i = 7; i >= 0; --i) {

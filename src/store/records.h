@@ -39,6 +39,11 @@ Result<HiddenRecord> DecodeHidden(std::string_view bytes);
 std::string EncodeIdempotency(const IdempotencyRecord& record);
 Result<IdempotencyRecord> DecodeIdempotency(std::string_view bytes);
 
+std::string EncodeDevice(const DeviceRecord& device);
+Result<DeviceRecord> DecodeDevice(std::string_view bytes);
+std::string EncodePushJob(const PushJobRecord& job);
+Result<PushJobRecord> DecodePushJob(std::string_view bytes);
+
 // 8 bytes, big-endian.
 std::string EncodeBe64(uint64_t value);
 // Exactly 8 bytes, else kInternal.

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/metrics.h"
@@ -184,6 +185,44 @@ struct PurgeRequest {
   std::vector<PurgedMessage> messages;
 };
 
+// --- Push notifications (src/push) ---
+
+// A push target of a user. (platform, token, url) names one physical target:
+// registering it again for another user moves it (a phone changes hands).
+struct DeviceRecord {
+  std::string device_id;
+  std::string user_id;
+  std::string platform;  // "apns", "fcm" or "webhook"
+  std::string token;     // apns/fcm: the provider's device token; webhook: optional
+  std::string url;       // webhook only
+  std::string app_id;    // optional: apns topic (bundle id) override
+  int64_t created_at = 0;
+};
+
+// What PutDevice did: the record as stored, and a registration it displaced
+// (the same target registered by another user before).
+struct DevicePut {
+  DeviceRecord stored;
+  bool existed = false;  // the same user had registered this target already: nothing changed
+  std::optional<DeviceRecord> displaced;
+};
+
+// A pending notification to one device about one conversation: messages that
+// arrive before it is sent are coalesced into it (count, latest sender).
+struct PushJobRecord {
+  std::string job_id;
+  std::string user_id;
+  std::string device_id;
+  std::string conversation_id;
+  std::string sender;   // of the latest message
+  std::string preview;  // of the latest message; empty unless previews are full
+  uint32_t count = 0;   // messages coalesced into this notification
+  uint64_t last_seq = 0;
+  int64_t created_at = 0;
+  int64_t due_at = 0;   // ms: not sent before this (coalescing window, retry backoff)
+  uint32_t attempts = 0;
+};
+
 // One append to a conversation's stream, with the records that change with
 // it. Preconditions are checked by the store atomically with the append; when
 // one fails, nothing of the request is written.
@@ -233,6 +272,10 @@ struct AppendRequest {
   std::optional<MessageChange> change;
   std::optional<int64_t> set_disappear_after_s;  // settings_changed events
   std::optional<PurgeRequest> purge;
+
+  // Messages: also record (conversation, seq) in the push outbox in the same
+  // batch, so a crash after the commit cannot lose the message's pushes.
+  bool push_outbox = false;
 };
 
 struct AppendResult {
@@ -319,6 +362,23 @@ class Store {
   virtual Status SetBlocked(std::string_view blocker, std::string_view blocked, bool on) = 0;
   virtual Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) = 0;
   virtual Result<std::vector<std::string>> ListBlocked(std::string_view blocker) = 0;
+
+  // Push notifications (src/push): devices, pending push jobs, the outbox of
+  // messages whose pushes are not planned yet, and per-user conversation mutes.
+  virtual Result<DevicePut> PutDevice(const DeviceRecord& device) = 0;
+  virtual Result<DeviceRecord> GetDevice(std::string_view user_id, std::string_view device_id) = 0;
+  virtual Result<std::vector<DeviceRecord>> ListDevices(std::string_view user_id) = 0;
+  // NotFound unless the user has that device.
+  virtual Status DeleteDevice(std::string_view user_id, std::string_view device_id) = 0;
+  virtual Status PutPushJob(const PushJobRecord& job) = 0;
+  virtual Status DeletePushJob(std::string_view job_id) = 0;
+  virtual Result<std::vector<PushJobRecord>> ListPushJobs() = 0;
+  // (conversation, seq) of messages appended with push_outbox, oldest first per conversation.
+  virtual Result<std::vector<std::pair<std::string, uint64_t>>> ListPushOutbox() = 0;
+  virtual Status DeletePushOutbox(std::string_view conversation_id, uint64_t seq) = 0;
+  virtual Status SetMuted(std::string_view user_id, std::string_view conversation_id,
+                          bool muted) = 0;
+  virtual Result<bool> IsMuted(std::string_view user_id, std::string_view conversation_id) = 0;
 
   // Highest version whose append is durable (raised before its callback runs).
   virtual uint64_t CommittedVersion() const = 0;

@@ -4,6 +4,7 @@
 // sync, the conversation list, the HTTP fallback and bad input.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "testing/helpers.h"
@@ -228,6 +229,39 @@ TEST_F(ReceiptsTest, SurviveGracefulRestartAndAreReplayedBySync) {
     r = r || IsReceipt(f, conv, bob.id, "read", 3);
   }
   EXPECT_TRUE(d && r) << "WS sync from the old cursor lacks bob's receipts";
+}
+
+// A waiting long-poll (GET /v1/sync, the web client's fallback) answers when a receipt
+// arrives, not only at its timeout: receipts are events that sync returns.
+TEST_F(ReceiptsTest, HttpLongPollWakesWhenAReceiptArrives) {
+  auto alice = NewUser("alice"), bob = NewUser("bob");
+  std::string conv = Converse(alice, bob, 2);
+  ASSERT_FALSE(conv.empty());
+  std::string cursor;
+  HttpSyncAll(http(), alice.token, "", &cursor);
+  ASSERT_FALSE(cursor.empty());
+
+  // The poll may wait 60 s; the client gives up after 30 s, so only a wake-up answers it.
+  std::atomic<bool> sent{false};
+  HttpResponse polled;
+  std::thread poller([&] {
+    HttpClient client(port(), 30s);
+    client.on_request_sent = [&] { sent = true; };
+    polled = client.Get("/v1/sync?cursor=" + cursor + "&timeout=60", alice.token);
+  });
+  auto deadline = Clock::now() + 5s;
+  while (!sent && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  auto res = http().Post("/v1/conversations/" + conv + "/receipts",
+                         json::object{{"kind", "read"}, {"up_to_seq", 2}}, bob.token);
+  poller.join();
+  ASSERT_EQ(res.status, 204) << res.Describe();
+  ASSERT_EQ(polled.status, 200) << "the long-poll was not woken: " << polled.Describe();
+  bool d = false, r = false;
+  for (auto& f : ToObjects(ArrayAt(polled.object(), "events"))) {
+    d = d || IsReceipt(f, conv, bob.id, "delivered", 2);
+    r = r || IsReceipt(f, conv, bob.id, "read", 2);
+  }
+  EXPECT_TRUE(d && r) << polled.body;
 }
 
 TEST_F(ReceiptsTest, SurviveKill9OnceFlushed) {

@@ -240,6 +240,9 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   PutEntry(entry);
   batch_.Put(db_.versions, NumberKey(id, entry.version), EncodeBe64(staged.seq))
       .PermitUncheckedError();
+  if (request.push_outbox) {
+    batch_.Put(db_.push_outbox, NumberKey(id, staged.seq), "").PermitUncheckedError();
+  }
   if (!entry.is_event && entry.message_id != 0) {  // lifecycle changes find messages by id
     std::string key = NumberKey(id, entry.message_id);
     batch_.Put(db_.message_index, key, EncodeBe64(entry.seq)).PermitUncheckedError();

@@ -58,6 +58,12 @@ const FamilySpec kFamilies[] = {
     {"hidden", &RocksDb::hidden, 1 * kMiB},
     {"media_refs", &RocksDb::media_refs, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
+    // Push notifications.
+    {"devices", &RocksDb::devices, 1 * kMiB},
+    {"device_addresses", &RocksDb::device_addresses, 1 * kMiB},
+    {"push_jobs", &RocksDb::push_jobs, 2 * kMiB},
+    {"push_outbox", &RocksDb::push_outbox, 2 * kMiB},
+    {"mutes", &RocksDb::mutes, 1 * kMiB},
 };
 
 bool Supported(rocksdb::CompressionType type) {

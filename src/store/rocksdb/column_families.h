@@ -17,6 +17,11 @@
 //   hidden              conv \0 user \0 be64(seq)    -> HiddenRecord ("delete for me")
 //   media_refs          media_id \0 conv \0 be64(seq) -> "" (live messages carrying the media)
 //   meta                "last_version"               -> be64
+//   devices             user \0 device_id            -> DeviceRecord           (push)
+//   device_addresses    platform \0 token \0 url      -> user \0 device_id      (push)
+//   push_jobs           job_id                       -> PushJobRecord          (push)
+//   push_outbox         conv \0 be64(seq)            -> ""  (pushes not planned yet)
+//   mutes               user \0 conv                 -> "" (present: muted)    (push)
 #pragma once
 
 #include <rocksdb/db.h>
@@ -57,6 +62,12 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* hidden = nullptr;
   rocksdb::ColumnFamilyHandle* media_refs = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
+  // Push notifications.
+  rocksdb::ColumnFamilyHandle* devices = nullptr;
+  rocksdb::ColumnFamilyHandle* device_addresses = nullptr;
+  rocksdb::ColumnFamilyHandle* push_jobs = nullptr;
+  rocksdb::ColumnFamilyHandle* push_outbox = nullptr;
+  rocksdb::ColumnFamilyHandle* mutes = nullptr;
 };
 
 // Ids are key parts separated by 0x00, so they must not contain one.

@@ -75,6 +75,38 @@ class RocksDbStore final : public Store {
   Result<bool> IsBlocked(std::string_view blocker, std::string_view blocked) override;
   Result<std::vector<std::string>> ListBlocked(std::string_view blocker) override;
 
+  // Push notifications (bottom of this file).
+  Result<DevicePut> PutDevice(const DeviceRecord& device) override;
+  Result<DeviceRecord> GetDevice(std::string_view user_id, std::string_view device_id) override {
+    return GetRecord<DeviceRecord>(*db_, db_->devices, PairKey(user_id, device_id), "device",
+                                   DecodeDevice);
+  }
+  Result<std::vector<DeviceRecord>> ListDevices(std::string_view user_id) override;
+  Status DeleteDevice(std::string_view user_id, std::string_view device_id) override;
+  // Push jobs and outbox deletions skip the fsync: the message's own commit,
+  // with its outbox mark, is the durable point. The WAL is one log for every
+  // column family, so if a mark's deletion survives a power loss, the jobs
+  // written before it survive too; else the mark plans the message again.
+  Status PutPushJob(const PushJobRecord& job) override {
+    if (!ValidId(job.job_id)) return BadRequest("invalid push job id");
+    return Write(db_->push_jobs, job.job_id, EncodePushJob(job), "push job", false);
+  }
+  Status DeletePushJob(std::string_view job_id) override {
+    return Write(db_->push_jobs, job_id, std::nullopt, "push job", false);
+  }
+  Result<std::vector<PushJobRecord>> ListPushJobs() override;
+  Result<std::vector<std::pair<std::string, uint64_t>>> ListPushOutbox() override;
+  Status DeletePushOutbox(std::string_view conversation_id, uint64_t seq) override {
+    return Write(db_->push_outbox, NumberKey(conversation_id, seq), std::nullopt, "push outbox",
+                 false);
+  }
+  Status SetMuted(std::string_view user_id, std::string_view conversation_id, bool muted) override {
+    std::optional<std::string> value;
+    if (muted) value.emplace();
+    return Write(db_->mutes, PairKey(user_id, conversation_id), value, "mute");
+  }
+  Result<bool> IsMuted(std::string_view user_id, std::string_view conversation_id) override;
+
   uint64_t CommittedVersion() const override { return committer_.CommittedVersion(); }
   Status Ping() override;
   void Close() override;
@@ -83,6 +115,10 @@ class RocksDbStore final : public Store {
  private:
   Status Put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, const std::string& value,
              std::string_view what);
+  // Puts `value` at `key`, or deletes the key when there is no value; `sync`
+  // false skips the fsync whatever --durability says.
+  Status Write(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+               const std::optional<std::string>& value, std::string_view what, bool sync = true);
   // Visits the keys in [lower, upper) in order (or reverse order) until
   // `visit(key, value)` yields false or an error.
   template <typename Visit>
@@ -93,6 +129,7 @@ class RocksDbStore final : public Store {
   Committer committer_;
   rocksdb::WriteOptions write_options_;
   std::mutex users_mu_;  // makes CreateUser/UpdateUser check-and-put atomic
+  std::mutex devices_mu_;  // makes PutDevice/DeleteDevice (record + address index) atomic
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
 };
@@ -369,6 +406,115 @@ void RocksDbStore::Close() {
   committer_.Close();
   // With --durability=os the tail of the WAL may still be in the OS cache.
   db_->db->FlushWAL(/*sync=*/true).PermitUncheckedError();
+}
+
+// --- Push notifications ---
+
+Status RocksDbStore::Write(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                           const std::optional<std::string>& value, std::string_view what,
+                           bool sync) {
+  rocksdb::WriteOptions options = write_options_;
+  options.sync = options.sync && sync;
+  rocksdb::Status s = value ? db_->db->Put(options, cf, key, *value)
+                            : db_->db->Delete(options, cf, key);
+  if (!s.ok()) return FromRocks(s, std::string("write ") + std::string(what));
+  return Status::Ok();
+}
+
+// The address index key: (platform, token, url) names one physical target.
+std::string DeviceAddressKey(const DeviceRecord& d) {
+  return PairKey(PairKey(d.platform, d.token), d.url);
+}
+
+Result<DevicePut> RocksDbStore::PutDevice(const DeviceRecord& device) {
+  if (!ValidId(device.user_id) || !ValidId(device.device_id)) return BadRequest("invalid device");
+  std::lock_guard lock(devices_mu_);
+  std::string address = DeviceAddressKey(device);
+  DevicePut out;
+  rocksdb::WriteBatch batch;
+  Result<std::string> owner = GetValue(*db_, db_->device_addresses, address, "device address");
+  if (owner.ok()) {
+    Result<DeviceRecord> previous =
+        GetRecord<DeviceRecord>(*db_, db_->devices, *owner, "device", DecodeDevice);
+    if (!previous.ok()) return previous.status();
+    if (previous->user_id == device.user_id) {
+      out.stored = std::move(*previous);
+      out.existed = true;
+      return out;
+    }
+    batch.Delete(db_->devices, *owner).PermitUncheckedError();
+    out.displaced = std::move(*previous);
+  } else if (owner.status().code() != Code::kNotFound) {
+    return owner.status();
+  }
+  std::string key = PairKey(device.user_id, device.device_id);
+  batch.Put(db_->devices, key, EncodeDevice(device)).PermitUncheckedError();
+  batch.Put(db_->device_addresses, address, key).PermitUncheckedError();
+  rocksdb::Status s = db_->db->Write(write_options_, &batch);
+  if (!s.ok()) return FromRocks(s, "write device");
+  out.stored = device;
+  return out;
+}
+
+Result<std::vector<DeviceRecord>> RocksDbStore::ListDevices(std::string_view user_id) {
+  if (!ValidId(user_id)) return BadRequest("invalid user id");
+  std::vector<DeviceRecord> out;
+  Status s = Scan(db_->devices, KeyPrefix(user_id), KeyPrefixEnd(user_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<DeviceRecord> device = DecodeDevice(value);
+                    if (!device.ok()) return device.status();
+                    out.push_back(std::move(*device));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status RocksDbStore::DeleteDevice(std::string_view user_id, std::string_view device_id) {
+  if (!ValidId(user_id) || !ValidId(device_id)) return NotFound("device not found");
+  std::lock_guard lock(devices_mu_);
+  std::string key = PairKey(user_id, device_id);
+  Result<DeviceRecord> device =
+      GetRecord<DeviceRecord>(*db_, db_->devices, key, "device", DecodeDevice);
+  if (!device.ok()) return device.status();
+  rocksdb::WriteBatch batch;
+  batch.Delete(db_->devices, key).PermitUncheckedError();
+  batch.Delete(db_->device_addresses, DeviceAddressKey(*device)).PermitUncheckedError();
+  rocksdb::Status s = db_->db->Write(write_options_, &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, "delete device");
+}
+
+Result<std::vector<PushJobRecord>> RocksDbStore::ListPushJobs() {
+  std::vector<PushJobRecord> out;
+  Status s = Scan(db_->push_jobs, "", "\xff", false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<PushJobRecord> job = DecodePushJob(value);
+                    if (!job.ok()) return job.status();
+                    out.push_back(std::move(*job));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, uint64_t>>> RocksDbStore::ListPushOutbox() {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  Status s = Scan(db_->push_outbox, "", "\xff", false,
+                  [&](std::string_view key, std::string_view) -> Result<bool> {
+                    Result<uint64_t> seq = NumberFromKey(key);
+                    if (!seq.ok() || key.size() < 9) return Internal("corrupt push outbox key");
+                    out.emplace_back(std::string(key.substr(0, key.size() - 9)), *seq);
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<bool> RocksDbStore::IsMuted(std::string_view user_id, std::string_view conversation_id) {
+  Result<std::string> value = GetValue(*db_, db_->mutes, PairKey(user_id, conversation_id), "mute");
+  if (value.ok()) return true;
+  if (value.status().code() == Code::kNotFound) return false;
+  return value.status();
 }
 
 }  // namespace
