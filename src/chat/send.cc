@@ -119,7 +119,7 @@ Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& requ
   if (cache_.Get(out.conversation_id)) return out;
   auto existing = store_.GetConversation(out.conversation_id);
   if (existing.ok()) {
-    cache_.Put(out.conversation_id, {store::ConversationKind::kDirect, "all", nullptr});
+    cache_.Put(out.conversation_id, ConversationInfo{.kind = store::ConversationKind::kDirect});
     return out;
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
