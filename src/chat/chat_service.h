@@ -63,6 +63,17 @@ class ChatService {
   // Called on a shard thread for every newly stored message (not events).
   using StoredHook = std::function<void(const store::EntryRecord&, store::ConversationKind)>;
   void SetStoredHook(StoredHook hook) { stored_hook_ = std::move(hook); }
+
+  // Whether `user` may send `media_id` (NotFound: no), with the size of an
+  // image when known. Set when the server stores media; called on a shard
+  // thread and may block on the store.
+  struct MediaInfo {
+    uint32_t width = 0;
+    uint32_t height = 0;
+  };
+  using MediaAccess =
+      std::function<Result<MediaInfo>(const std::string& user, const std::string& media_id)>;
+  void SetMediaAccess(MediaAccess access) { media_access_ = std::move(access); }
   ~ChatService();
 
   void Send(SendRequest request, AckCallback done);
@@ -106,6 +117,7 @@ class ChatService {
   };
   Result<Resolved> Resolve(const SendRequest& request);
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
+  Result<MediaInfo> CheckMedia(const SendRequest& request);
   // Acks (or answers a duplicate / an error) and counts; runs on the conversation's shard.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    const Result<store::AppendResult>& result, const AckCallback& done);
@@ -146,6 +158,7 @@ class ChatService {
   // Highest version whose index updates are applied: what a sync may cover.
   std::atomic<uint64_t> applied_version_{0};
   StoredHook stored_hook_;
+  MediaAccess media_access_;
   const Clock& clock_;
   Snowflake& ids_;
   const ChatOptions options_;

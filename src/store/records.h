@@ -37,6 +37,11 @@ Result<ReceiptRecord> DecodeReceipt(std::string_view bytes);
 std::string EncodeIdempotency(const IdempotencyRecord& record);
 Result<IdempotencyRecord> DecodeIdempotency(std::string_view bytes);
 
+std::string EncodeMedia(const MediaRecord& media);
+Result<MediaRecord> DecodeMedia(std::string_view bytes);
+std::string EncodeMediaRef(const MediaRefRecord& ref);
+Result<MediaRefRecord> DecodeMediaRef(std::string_view bytes);
+
 // 8 bytes, big-endian.
 std::string EncodeBe64(uint64_t value);
 // Exactly 8 bytes, else kInternal.
