@@ -36,6 +36,7 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
       return result;
     }
   }
+  PARLEY_RETURN_IF_ERROR(LoadMedia(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRoles(request, &staged));
@@ -226,6 +227,31 @@ Status BatchBuilder::StagePromotion(Staged* staged) {
   return Status::Ok();
 }
 
+Status BatchBuilder::LoadMedia(const AppendRequest& request, Staged* staged) {
+  const EntryRecord& entry = request.entry;
+  if (entry.is_event || entry.media_id.empty()) return Status::Ok();
+  if (!ValidId(entry.media_id)) return BadRequest("invalid media id");
+  // Media records are deleted only between batches (DeleteUnreferencedMedia),
+  // so what this reads stays true until the batch is written.
+  Result<std::string> value = GetValue(db_, db_.media, entry.media_id, "media");
+  if (!value.ok()) {
+    if (value.status().code() == Code::kNotFound) return Forbidden("no such media");
+    return value.status();
+  }
+  Result<MediaRecord> media = DecodeMedia(*value);
+  if (!media.ok()) return media.status();
+  staged->media = std::move(*media);
+  return Status::Ok();
+}
+
+void BatchBuilder::StageMediaRef(const EntryRecord& entry, const MediaRecord& media) {
+  MediaRefRecord ref{entry.media_id, entry.conversation_id, entry.seq, entry.ts};
+  batch_.Put(db_.media_refs, PairKey(entry.media_id, entry.conversation_id), EncodeMediaRef(ref))
+      .PermitUncheckedError();
+  batch_.Delete(db_.media_unreferenced, UnreferencedMediaKey(media.created_at, media.media_id))
+      .PermitUncheckedError();
+}
+
 AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   ConversationRecord& conversation = staged.conversation;
   const std::string& id = conversation.conversation_id;
@@ -245,6 +271,7 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   if (request.push_outbox) {
     batch_.Put(db_.push_outbox, NumberKey(id, staged.seq), "").PermitUncheckedError();
   }
+  if (staged.media) StageMediaRef(result.entry, *staged.media);
   if (request.idempotent && !request.entry.client_msg_id.empty()) {
     IdempotencyRecord record{
         request.entry.sender, request.entry.client_msg_id, id, request.entry.message_id, staged.seq,

@@ -44,6 +44,7 @@ class BatchBuilder {
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
     std::string promoted;  // made admin because no admin was left
+    std::optional<MediaRecord> media;             // the media a message carries
   };
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
@@ -55,6 +56,8 @@ class BatchBuilder {
   Status StageRemovals(const AppendRequest& request, Staged* staged);
   Status StageRoles(const AppendRequest& request, Staged* staged);
   Status StagePromotion(Staged* staged);
+  Status LoadMedia(const AppendRequest& request, Staged* staged);
+  void StageMediaRef(const EntryRecord& entry, const MediaRecord& media);
   AppendResult Write(const AppendRequest& request, Staged staged);
   Result<AppendResult> AddReceipt(const AppendRequest& request, Staged staged);
   Result<ReceiptRecord> CurrentReceipt(const std::string& key);

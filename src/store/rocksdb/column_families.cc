@@ -51,6 +51,10 @@ const FamilySpec kFamilies[] = {
     {"idempotency", &RocksDb::idempotency, 8 * kMiB},
     {"receipts", &RocksDb::receipts, 4 * kMiB},
     {"blocks", &RocksDb::blocks, 1 * kMiB},
+    {"media", &RocksDb::media, 1 * kMiB},
+    {"media_refs", &RocksDb::media_refs, 1 * kMiB},
+    {"media_unreferenced", &RocksDb::media_unreferenced, 1 * kMiB},
+    {"media_blobs", &RocksDb::media_blobs, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
     // Push notifications.
     {"devices", &RocksDb::devices, 1 * kMiB},
@@ -135,6 +139,11 @@ Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir) {
     (*out).*kFamilies[i].handle = out->handles[i + 1];
   }
   return out;
+}
+
+std::string UnreferencedMediaKey(int64_t created_at, std::string_view media_id) {
+  // Non-negative times only, so that big-endian order is time order.
+  return PairKey(EncodeBe64(static_cast<uint64_t>(std::max<int64_t>(created_at, 0))), media_id);
 }
 
 Status FromRocks(const rocksdb::Status& status, std::string_view context) {

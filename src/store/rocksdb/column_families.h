@@ -11,6 +11,10 @@
 //   idempotency         sender \0 client_msg_id      -> IdempotencyRecord
 //   receipts            conv \0 user                 -> ReceiptRecord
 //   blocks              blocker \0 blocked           -> "" (present: blocked)
+//   media               media_id                     -> MediaRecord
+//   media_refs          media_id \0 conv             -> MediaRefRecord
+//   media_unreferenced  be64(created_at) \0 media_id -> "" (no message carried it yet: GC candidates)
+//   media_blobs         sha256 \0 media_id           -> "" (which records share a file)
 //   meta                "last_version"               -> be64
 //   devices             user \0 device_id            -> DeviceRecord           (push)
 //   device_addresses    platform \0 token \0 url      -> user \0 device_id      (push)
@@ -50,6 +54,10 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* idempotency = nullptr;
   rocksdb::ColumnFamilyHandle* receipts = nullptr;
   rocksdb::ColumnFamilyHandle* blocks = nullptr;
+  rocksdb::ColumnFamilyHandle* media = nullptr;
+  rocksdb::ColumnFamilyHandle* media_refs = nullptr;
+  rocksdb::ColumnFamilyHandle* media_unreferenced = nullptr;
+  rocksdb::ColumnFamilyHandle* media_blobs = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   // Push notifications.
   rocksdb::ColumnFamilyHandle* devices = nullptr;
@@ -58,6 +66,9 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* push_outbox = nullptr;
   rocksdb::ColumnFamilyHandle* mutes = nullptr;
 };
+
+// The media_unreferenced key of a media record.
+std::string UnreferencedMediaKey(int64_t created_at, std::string_view media_id);
 
 // Opens (creating when missing) the database in `dir`.
 Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir);
