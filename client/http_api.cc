@@ -81,8 +81,11 @@ Result<Api> Api::Make(const std::string& server, std::string token) {
 
 Result<json::value> Api::Call(const std::string& method, const std::string& target,
                               std::string body, const std::string& content_type) {
-  auto reply = internal::HttpExchange(server_, method, target, token_, std::move(body),
-                                      content_type, timeout_);
+  return ParseReply(internal::HttpExchange(server_, method, target, token_, std::move(body),
+                                           content_type, timeout_));
+}
+
+Result<json::value> Api::ParseReply(const Result<internal::HttpReply>& reply) {
   if (!reply.ok()) return reply.status();
   if (reply->status < 200 || reply->status >= 300) return ErrorOf(*reply);
   if (reply->body.empty()) return json::value(nullptr);
@@ -141,9 +144,16 @@ Result<json::value> Api::History(const std::string& conversation_id, HistoryQuer
 Result<json::value> Api::SendMessage(const std::string& to_user, const std::string& conversation_id,
                                      const std::string& content, const std::string& type,
                                      const std::string& client_msg_id) {
+  return SendMedia(to_user, conversation_id, content, type, client_msg_id, "");
+}
+
+Result<json::value> Api::SendMedia(const std::string& to_user, const std::string& conversation_id,
+                                   const std::string& content, const std::string& type,
+                                   const std::string& client_msg_id, const std::string& media_id) {
   json::object body{{"content", content}, {"type", type}, {"client_msg_id", client_msg_id}};
   if (!to_user.empty()) body["to"] = to_user;
   if (!conversation_id.empty()) body["conversation_id"] = conversation_id;
+  if (!media_id.empty()) body["media_id"] = media_id;
   return Call("POST", "/v1/messages", json::serialize(body));
 }
 
@@ -174,6 +184,13 @@ Result<json::value> Api::RemoveMember(const std::string& conversation_id, const 
 Result<json::value> Api::Upload(std::string bytes, const std::string& content_type) {
   return Call("POST", "/v1/media", std::move(bytes),
               content_type.empty() ? "application/octet-stream" : content_type);
+}
+
+Result<json::value> Api::UploadFile(const std::string& path, const std::string& content_type) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  return ParseReply(internal::HttpPostFile(
+      server_, "/v1/media?filename=" + UrlEncode(name), token_, path,
+      content_type.empty() ? "application/octet-stream" : content_type, timeout_));
 }
 
 }  // namespace parley::client

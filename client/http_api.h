@@ -15,6 +15,9 @@
 #include "common/status.h"
 
 namespace parley::client {
+namespace internal {
+struct HttpReply;
+}
 
 struct LoginResult {
   std::string token;
@@ -53,6 +56,13 @@ class Api {
                                          const std::string& conversation_id,
                                          const std::string& content, const std::string& type,
                                          const std::string& client_msg_id);
+  // The same for a message of `type` image/file/audio/video carrying `media_id`
+  // (an upload's id; `content` is an optional caption).
+  Result<boost::json::value> SendMedia(const std::string& to_user,
+                                       const std::string& conversation_id,
+                                       const std::string& content, const std::string& type,
+                                       const std::string& client_msg_id,
+                                       const std::string& media_id);
   // kind: "group" or "channel". The new conversation_id.
   Result<std::string> CreateGroup(const std::string& name, const std::vector<std::string>& members,
                                   const std::string& kind = "group");
@@ -60,8 +70,12 @@ class Api {
   Result<boost::json::value> AddMember(const std::string& conversation_id, const std::string& user);
   Result<boost::json::value> RemoveMember(const std::string& conversation_id,
                                           const std::string& user);
-  // POST /v1/media with the raw bytes: {"media_id","size","sha256","content_type"}.
+  // POST /v1/media with the raw bytes:
+  // {"media_id","size","sha256","content_type","width"?,"height"?} (width and
+  // height for images that decode).
   Result<boost::json::value> Upload(std::string bytes, const std::string& content_type);
+  // The same, streaming the file at `path` (its name goes along as ?filename=).
+  Result<boost::json::value> UploadFile(const std::string& path, const std::string& content_type);
 
   // Any route: `body` is sent as is (JSON unless content_type says otherwise).
   // 2xx → the parsed JSON body (null when empty); otherwise the error Status.
@@ -70,6 +84,9 @@ class Api {
                                   const std::string& content_type = "application/json");
 
  private:
+  // 2xx → the parsed JSON body (null when empty); otherwise the error Status.
+  static Result<boost::json::value> ParseReply(const Result<internal::HttpReply>& reply);
+
   ServerUrl server_;
   std::string token_;
   std::chrono::milliseconds timeout_{std::chrono::seconds(30)};

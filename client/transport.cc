@@ -55,10 +55,9 @@ void FillReply(const http::response<http::string_body>& res, HttpReply& out) {
   out.retry_after_ms = ParseRetryAfter(res[http::field::retry_after]);
 }
 
-template <class Stream>
-net::awaitable<beast::error_code> Exchange(Stream stream, const ServerUrl& url,
-                                           http::request<http::string_body> req, Millis timeout,
-                                           HttpReply& out) {
+template <class Stream, class Request>
+net::awaitable<beast::error_code> Exchange(Stream stream, const ServerUrl& url, Request req,
+                                           Millis timeout, HttpReply& out) {
   beast::error_code ec = co_await ConnectTcp(stream, url, timeout);
   if (ec) co_return ec;
   beast::get_lowest_layer(stream).expires_after(timeout);
@@ -84,17 +83,11 @@ int64_t ParseRetryAfter(std::string_view value) {
   return seconds * 1000;
 }
 
-Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
-                               std::string_view target, const std::string& token, std::string body,
-                               std::string_view content_type, Millis timeout) {
-  http::request<http::string_body> req(http::string_to_verb(method), target, 11);
-  req.set(http::field::host, url.HostHeader());
-  req.set(http::field::user_agent, "parley-client");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  if (!content_type.empty()) req.set(http::field::content_type, content_type);
-  req.body() = std::move(body);
-  req.prepare_payload();
+namespace {
 
+// Runs one exchange of `req` (any body type) to completion on a private io_context.
+template <class Request>
+Result<HttpReply> RunExchange(const ServerUrl& url, Request req, Millis timeout) {
   net::io_context ioc;
   HttpReply reply;
   std::string failure;
@@ -115,6 +108,40 @@ Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
   ioc.run();
   if (!failure.empty()) return Unavailable("cannot reach " + url.ToString() + ": " + failure);
   return reply;
+}
+
+template <class Body>
+http::request<Body> MakeRequest(const ServerUrl& url, std::string_view method,
+                                std::string_view target, const std::string& token,
+                                std::string_view content_type) {
+  http::request<Body> req(http::string_to_verb(method), target, 11);
+  req.set(http::field::host, url.HostHeader());
+  req.set(http::field::user_agent, "parley-client");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!content_type.empty()) req.set(http::field::content_type, content_type);
+  return req;
+}
+
+}  // namespace
+
+Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
+                               std::string_view target, const std::string& token, std::string body,
+                               std::string_view content_type, Millis timeout) {
+  auto req = MakeRequest<http::string_body>(url, method, target, token, content_type);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return RunExchange(url, std::move(req), timeout);
+}
+
+Result<HttpReply> HttpPostFile(const ServerUrl& url, std::string_view target,
+                               const std::string& token, const std::string& path,
+                               std::string_view content_type, Millis timeout) {
+  auto req = MakeRequest<http::file_body>(url, "POST", target, token, content_type);
+  beast::error_code ec;
+  req.body().open(path.c_str(), beast::file_mode::scan, ec);
+  if (ec) return BadRequest("cannot read " + path + ": " + ec.message());
+  req.prepare_payload();
+  return RunExchange(url, std::move(req), timeout);
 }
 
 namespace {

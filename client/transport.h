@@ -38,6 +38,12 @@ Result<HttpReply> HttpExchange(const ServerUrl& url, std::string_view method,
                                std::string_view target, const std::string& token, std::string body,
                                std::string_view content_type, Millis timeout);
 
+// The same, with the file at `path` as the body, sent as it is read (a large
+// file is never held in memory). BadRequest when the file cannot be read.
+Result<HttpReply> HttpPostFile(const ServerUrl& url, std::string_view target,
+                               const std::string& token, const std::string& path,
+                               std::string_view content_type, Millis timeout);
+
 // A client WebSocket. Read() may run concurrently with Write() and Abort().
 class WsConnection : public std::enable_shared_from_this<WsConnection> {
  public:

@@ -123,12 +123,30 @@ TEST_F(CliE2E, SendHistoryGroupsUploadAndChat) {
   std::string file = server_.dir() + "/note.txt";
   std::ofstream(file) << "some bytes";
   auto upload = Cli("alice", {"--json", "upload", file});
-  if (upload.exit_code == 0) {
-    EXPECT_EQ(Json(upload).at("size").to_number<int64_t>(), 10);
-  } else {  // a server without media: a clear message, not a crash
-    EXPECT_EQ(upload.exit_code, 1);
-    EXPECT_NE(upload.err.find("parley-cli: upload:"), std::string::npos) << upload.err;
-  }
+  ASSERT_EQ(upload.exit_code, 0) << upload.err;
+  EXPECT_EQ(Json(upload).at("size").to_number<int64_t>(), 10);
+  EXPECT_EQ(Json(upload).at("content_type").as_string(), "text/plain");
+
+  // Upload and send in one go, to a user and to a group.
+  auto shared = Cli("alice", {"--json", "upload", file, "--to", "bob"});
+  ASSERT_EQ(shared.exit_code, 0) << shared.err;
+  EXPECT_EQ(Json(shared).at("conversation_id").as_string(), direct);
+  auto seen = Cli("bob", {"history", "alice"});
+  EXPECT_NE(seen.out.find("alice: (file) note.txt [media m"), std::string::npos) << seen.out;
+  auto to_group = Cli("alice", {"upload", file, "--to", group});
+  EXPECT_EQ(to_group.exit_code, 0) << to_group.err;
+  EXPECT_NE(to_group.out.find("sent to " + group), std::string::npos) << to_group.out;
+  auto team_files = Cli("bob", {"--json", "history", group});
+  EXPECT_EQ(Json(team_files).at("messages").as_array().back().at("type").as_string(), "file");
+
+  // Refusals are clear errors.
+  auto refused = Cli("alice", {"upload", file, "--type", "text/html"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("parley-cli: upload:"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("not accepted"), std::string::npos) << refused.err;
+  auto nobody = Cli("alice", {"upload", file, "--to", "nosuchuser"});
+  EXPECT_NE(nobody.exit_code, 0);
+  EXPECT_NE(nobody.err.find("not_found"), std::string::npos) << nobody.err;
 
   // The interactive chat, scripted: lines on stdin are sent, /quit leaves
   // once they are acknowledged.

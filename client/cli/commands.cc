@@ -5,6 +5,7 @@
 
 #include <boost/json/array.hpp>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -166,17 +167,15 @@ int RunConversations(Context& ctx) {
   return kExitOk;
 }
 
-int RunSend(Context& ctx, const std::string& target, const std::string& text,
-            const std::string& type) {
-  auto api = ctx.AuthedApi();
-  if (!api.ok()) return Fail("send", api.status());
-  bool conversation = target.find(':') != std::string::npos;
+// Sends with `send(client_msg_id)`, retrying overload and outages with backoff
+// under the same client_msg_id (the server stores it at most once), and
+// prints the ack.
+int SendReliably(Context& ctx, const char* what,
+                 const std::function<Result<json::value>(const std::string&)>& send) {
   std::string id = RandomId();
   Backoff backoff(BackoffOptions{std::chrono::milliseconds(200), std::chrono::seconds(5), 5});
   while (true) {
-    // Retried with the same client_msg_id: the server stores it at most once.
-    auto ack =
-        api->SendMessage(conversation ? "" : target, conversation ? target : "", text, type, id);
+    auto ack = send(id);
     if (ack.ok()) {
       if (ctx.json) {
         PrintJson(*ack);
@@ -189,10 +188,22 @@ int RunSend(Context& ctx, const std::string& target, const std::string& text,
     Code code = ack.status().code();
     auto delay = backoff.Next(std::chrono::milliseconds(ack.status().retry_after_ms()));
     if ((code != Code::kUnavailable && code != Code::kRateLimited) || !delay) {
-      return Fail("send", ack.status());
+      return Fail(what, ack.status());
     }
     std::this_thread::sleep_for(*delay);
   }
+}
+
+bool IsConversationId(const std::string& target) { return target.find(':') != std::string::npos; }
+
+int RunSend(Context& ctx, const std::string& target, const std::string& text,
+            const std::string& type) {
+  auto api = ctx.AuthedApi();
+  if (!api.ok()) return Fail("send", api.status());
+  bool conversation = IsConversationId(target);
+  return SendReliably(ctx, "send", [&](const std::string& id) {
+    return api->SendMessage(conversation ? "" : target, conversation ? target : "", text, type, id);
+  });
 }
 
 int RunHistory(Context& ctx, const std::string& target, int limit, uint64_t before,
@@ -262,14 +273,12 @@ int RunGroupShow(Context& ctx, const std::string& conversation) {
   return kExitOk;
 }
 
-int RunUpload(Context& ctx, const std::string& path, const std::string& content_type) {
+int RunUpload(Context& ctx, const std::string& path, const std::string& content_type,
+              const std::string& to) {
   auto api = ctx.AuthedApi();
   if (!api.ok()) return Fail("upload", api.status());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail("upload", BadRequest("cannot read " + path));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  auto r = api->Upload(bytes.str(), content_type.empty() ? GuessContentType(path) : content_type);
+  std::string type = content_type.empty() ? GuessContentType(path) : content_type;
+  auto r = api->UploadFile(path, type);
   if (!r.ok()) {
     Status s = r.status();
     if (s.code() == Code::kNotFound) {
@@ -277,13 +286,24 @@ int RunUpload(Context& ctx, const std::string& path, const std::string& content_
     }
     return Fail("upload", s);
   }
-  if (ctx.json) {
-    PrintJson(*r);
-  } else {
-    std::cout << "uploaded " << Str(r->as_object(), "media_id") << " ("
-              << Int(r->as_object(), "size") << " bytes)\n";
+  const json::object& media = r->as_object();
+  if (to.empty()) {
+    if (ctx.json) {
+      PrintJson(*r);
+    } else {
+      std::cout << "uploaded " << Str(media, "media_id") << " (" << Int(media, "size")
+                << " bytes)\n";
+    }
+    return kExitOk;
   }
-  return kExitOk;
+  // Images are shown as such; anything else is a file, captioned with its name.
+  bool image = Str(media, "content_type").rfind("image/", 0) == 0;
+  std::string caption = image ? "" : path.substr(path.find_last_of('/') + 1);
+  bool conversation = IsConversationId(to);
+  return SendReliably(ctx, "upload", [&](const std::string& id) {
+    return api->SendMedia(conversation ? "" : to, conversation ? to : "", caption,
+                          image ? "image" : "file", id, Str(media, "media_id"));
+  });
 }
 
 }  // namespace parley::client::cli

@@ -26,7 +26,10 @@ int RunGroupCreate(Context& ctx, const std::string& name, const std::vector<std:
 int RunGroupMember(Context& ctx, const std::string& conversation, const std::string& user,
                    bool add);
 int RunGroupShow(Context& ctx, const std::string& conversation);
-int RunUpload(Context& ctx, const std::string& path, const std::string& content_type);
+// Uploads a file; with `to` (a user or conversation id) also sends it as an
+// image or file message.
+int RunUpload(Context& ctx, const std::string& path, const std::string& content_type,
+              const std::string& to);
 int RunChat(Context& ctx, const std::string& target);  // chat.cc
 
 // A conversation id as is, or the direct conversation with a user id.

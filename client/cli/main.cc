@@ -94,7 +94,9 @@ int Main(int argc, char** argv) {
   auto* upload = app.add_subcommand("upload", "upload a file as media");
   upload->add_option("FILE", path, "file to upload")->required()->check(CLI::ExistingFile);
   upload->add_option("--type", content_type, "content type (default: from the extension)");
-  upload->callback([&] { run = [&] { return RunUpload(ctx, path, content_type); }; });
+  std::string upload_to;
+  upload->add_option("--to", upload_to, "send it as a message to this user or conversation id");
+  upload->callback([&] { run = [&] { return RunUpload(ctx, path, content_type, upload_to); }; });
 
   auto* chat = app.add_subcommand("chat", "chat interactively (type /help inside)");
   chat->add_option("TARGET", target, "user id, or a conversation id")->required();

@@ -320,12 +320,18 @@ TEST_F(ClientIT, HttpHelpers) {
   EXPECT_EQ(conversations->at("conversations").as_array().size(), 1u);
   EXPECT_EQ(api->History("g:nope").status().code(), Code::kForbidden);
   auto upload = api->Upload("hello bytes", "text/plain");
-  if (!upload.ok()) {  // media may not exist on this server yet: a clean error
-    EXPECT_FALSE(upload.status().message().empty());
-    EXPECT_NE(upload.status().code(), Code::kInternal) << upload.status().ToString();
-  } else {
-    EXPECT_EQ(upload->at("size").to_number<int64_t>(), 11);
-  }
+  ASSERT_TRUE(upload.ok()) << upload.status().ToString();
+  EXPECT_EQ(upload->at("size").to_number<int64_t>(), 11);
+  std::string media_id(upload->at("media_id").as_string());
+  auto shared = api->SendMedia("", *group, "hello.txt", "file", "media-1", media_id);
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  auto with_media = api->History(*group);
+  ASSERT_TRUE(with_media.ok());
+  EXPECT_EQ(with_media->at("messages").as_array().back().at("media_id").as_string(), media_id);
+  EXPECT_EQ(api->Upload("", "text/plain").status().code(), Code::kBadRequest);
+  EXPECT_EQ(api->SendMedia("", *group, "", "image", "media-2", "mNoSuchMedia").status().code(),
+            Code::kForbidden);
+  EXPECT_EQ(api->UploadFile("/no/such/file", "text/plain").status().code(), Code::kBadRequest);
   EXPECT_TRUE(api->Logout().ok());
   EXPECT_EQ(api->Conversations().status().code(), Code::kUnauthorized);
 }

@@ -37,6 +37,7 @@ ApiService::ApiService(ApiDeps d, ApiOptions options)
       clock_(d.clock),
       scheduler_(d.scheduler),
       push_(d.push),
+      media_(d.media),
       options_(std::move(options)),
       auth_pool_(options_.auth_threads, "api-auth"),
       http_requests_(d.metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
@@ -81,6 +82,13 @@ void ApiService::AddRoutes() {
   Authed("DELETE", "/v1/devices/{id}", bind(&ApiService::DeleteDevice));
   Authed("GET", "/v1/conversations/{id}/settings", bind(&ApiService::GetConversationSettings));
   Authed("PUT", "/v1/conversations/{id}/settings", bind(&ApiService::PutConversationSettings));
+  if (media_ != nullptr) {
+    Authed("POST", "/v1/media", bind(&ApiService::PostMedia));
+    streamed_routes_.Add("POST", "/v1/media", media_->max_bytes());
+    Authed("GET", "/v1/media/{id}", [this](HttpCall c) { GetMediaFile(std::move(c), false); });
+    Authed("GET", "/v1/media/{id}/thumbnail",
+           [this](HttpCall c) { GetMediaFile(std::move(c), true); });
+  }
   Public("GET", "/healthz", [](HttpCall c) { c.respond(JsonResponse(200, R"({"status":"ok"})")); });
   Public("GET", "/readyz", bind(&ApiService::GetReady));
   Public("GET", "/metrics", [this](HttpCall c) {
@@ -122,6 +130,12 @@ void ApiService::HandleHttp(gateway::HttpRequest request, gateway::HttpResponder
     return respond(ErrorResponse(NotFound("no such route: " + request.path)));
   }
   (*match.handler)(HttpCall{std::move(request), std::move(match.params), std::move(respond), ""});
+}
+
+std::optional<uint64_t> ApiService::StreamedBodyLimit(const gateway::HttpRequest& head) {
+  auto match = streamed_routes_.Find(head.method, head.path);
+  if (match.handler == nullptr) return std::nullopt;
+  return *match.handler;
 }
 
 void ApiService::Authenticate(std::string token, std::function<void(Result<std::string>)> done) {

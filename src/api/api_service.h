@@ -24,6 +24,7 @@
 #include "directory/session_directory.h"
 #include "common/scheduler.h"
 #include "gateway/service.h"
+#include "media/media_service.h"
 #include "protocol/frames.h"
 #include "push/push.h"
 #include "store/store.h"
@@ -56,6 +57,7 @@ struct ApiDeps {
   Scheduler& scheduler;
   push::PushService& push;
   chat::LifecycleService& lifecycle;
+  media::MediaService* media = nullptr;  // null: no media routes
 };
 
 // What a route handler gets.
@@ -78,6 +80,7 @@ class ApiService final : public gateway::Service {
   void OnOpen(const gateway::PeerPtr& peer) override;
   void OnFrame(const gateway::PeerPtr& peer, std::string text) override;
   void OnClose(const gateway::PeerPtr& peer) override;
+  std::optional<uint64_t> StreamedBodyLimit(const gateway::HttpRequest& head) override;
 
  private:
   using Handler = std::function<void(HttpCall)>;
@@ -126,6 +129,11 @@ class ApiService final : public gateway::Service {
   Result<std::vector<presence::PresenceState>> VisiblePresence(const std::string& viewer,
                                                                const std::vector<std::string>& users);
   void GetStatic(HttpCall call);
+  // Media (media_routes.cc).
+  void PostMedia(HttpCall call);
+  void PumpUpload(std::shared_ptr<media::Upload> upload, std::shared_ptr<gateway::BodyReader> reader,
+                  gateway::HttpResponder respond);
+  void GetMediaFile(HttpCall call, bool thumbnail);
 
   // WebSocket frames (ws_frames.cc).
   std::shared_ptr<ClientSession> SessionOf(const gateway::PeerPtr& peer);
@@ -157,8 +165,10 @@ class ApiService final : public gateway::Service {
   const Clock& clock_;
   Scheduler& scheduler_;
   push::PushService& push_;
+  media::MediaService* const media_;
   const ApiOptions options_;
   Router<Handler> router_;
+  Router<uint64_t> streamed_routes_;  // routes whose bodies stream, with their size limit
   WorkerPool auth_pool_;
   Counter& http_requests_;
 

@@ -137,6 +137,23 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--retention-batch", c.retention_batch,
                  "Entries deleted per retention purge (one range delete each)")
       ->check(CLI::Range(1, 100'000))->capture_default_str();
+  app.add_option("--max-media-bytes", c.max_media_bytes,
+                 "Largest media upload; a larger one is refused with 413")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))->capture_default_str();
+  app.add_option("--media-types", c.media_types,
+                 "Content types accepted for upload, comma-separated; type/* allows a family "
+                 "(default: image/png,image/jpeg,image/gif,image/webp,audio/*,video/*,"
+                 "application/pdf,application/zip,text/plain,application/octet-stream)")
+      ->delimiter(',');
+  app.add_option("--media-gc-age", c.media_gc_age_s,
+                 "Seconds after which an upload no message carries is deleted")
+      ->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 24 * 3600))->capture_default_str();
+  app.add_option("--media-gc-interval", c.media_gc_interval_s,
+                 "Seconds between two garbage collections of unreferenced uploads")
+      ->check(CLI::Range(int64_t{1}, int64_t{7} * 24 * 3600))->capture_default_str();
+  app.add_option("--media-threads", c.media_threads,
+                 "Threads for media file I/O, hashing and thumbnails")
+      ->check(CLI::Range(1, 64))->capture_default_str();
 }
 
 // Push notifications (src/push, docs/operations.md).

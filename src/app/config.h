@@ -46,6 +46,11 @@ struct ServerConfig {
   int64_t retention_interval_s = 60;
   size_t retention_batch = 1000;
   push::PushOptions push;  // --push-* flags
+  uint64_t max_media_bytes = 100ULL * 1024 * 1024;
+  std::vector<std::string> media_types;  // empty: the media component's default list
+  int64_t media_gc_age_s = 24 * 3600;
+  int64_t media_gc_interval_s = 3600;
+  size_t media_threads = 2;
 };
 
 struct ParsedConfig {

@@ -33,6 +33,23 @@ TEST(ConfigTest, FlagsOverride) {
   EXPECT_EQ(c->config.node_id, 7);
 }
 
+TEST(ConfigTest, MediaFlags) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.max_media_bytes, 100u * 1024 * 1024);
+  EXPECT_TRUE(defaults->config.media_types.empty());
+  EXPECT_EQ(defaults->config.media_gc_age_s, 24 * 3600);
+  auto c = Parse({"--max-media-bytes", "1048576", "--media-types", "image/png,audio/*",
+                  "--media-gc-age", "60", "--media-gc-interval", "5"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.max_media_bytes, 1024u * 1024);
+  EXPECT_EQ(c->config.media_types, (std::vector<std::string>{"image/png", "audio/*"}));
+  EXPECT_EQ(c->config.media_gc_age_s, 60);
+  EXPECT_EQ(c->config.media_gc_interval_s, 5);
+  EXPECT_FALSE(Parse({"--max-media-bytes", "0"}).ok());
+  EXPECT_FALSE(Parse({"--media-gc-age", "-1"}).ok());
+}
+
 TEST(ConfigTest, RejectsBadValues) {
   EXPECT_FALSE(Parse({"--durability", "maybe"}).ok());
   EXPECT_FALSE(Parse({"--node-id", "5000"}).ok());

@@ -22,6 +22,7 @@
 #include "common/logging.h"
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
+#include "media/media_service.h"
 #include "store/rocksdb/rocksdb_store.h"
 
 namespace parley::app {
@@ -75,6 +76,17 @@ int Serve(const ServerConfig& c) {
     spdlog::critical("event=store_open_failed error=\"{}\"", store.status().ToString());
     return 1;
   }
+  auto media = media::MediaService::Open(**store, clock, metrics,
+                                         {.dir = c.data_dir + "/media",
+                                          .max_bytes = c.max_media_bytes,
+                                          .allowed_types = c.media_types,
+                                          .gc_age_ms = c.media_gc_age_s * 1000,
+                                          .gc_interval_ms = c.media_gc_interval_s * 1000,
+                                          .threads = c.media_threads});
+  if (!media.ok()) {
+    spdlog::critical("event=media_open_failed error=\"{}\"", media.status().ToString());
+    return 1;
+  }
   Snowflake ids(clock, c.node_id);
   TimerThread timers;
   directory::LocalDirectory directory;
@@ -102,6 +114,13 @@ int Serve(const ServerConfig& c) {
   chat.AddStoredHook([&receipts](const store::EntryRecord& e, store::ConversationKind kind) {
     receipts.MessageStored(e, kind);
   });
+  chat.SetMediaAccess([&m = **media](const std::string& user, const std::string& media_id)
+                           -> Result<chat::ChatService::MediaInfo> {
+    auto readable = m.Readable(user, media_id);
+    if (!readable.ok()) return readable.status();
+    return chat::ChatService::MediaInfo{readable->width, readable->height};
+  });
+  (*media)->ScheduleGc(timers);
   auto run_blocking = [&chat](std::function<void()> task) { chat.RunBlocking(std::move(task)); };
   chat::TypingService typing(**store, directory, relations, clock, timers, run_blocking, metrics,
                              {.fanout_limit = c.typing_fanout_limit});
@@ -139,7 +158,7 @@ int Serve(const ServerConfig& c) {
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
-                       metrics, clock, timers, pusher, lifecycle},
+                       metrics, clock, timers, pusher, lifecycle, media->get()},
                       {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
@@ -169,6 +188,7 @@ int Serve(const ServerConfig& c) {
   receipts.Stop();          // pending watermarks written
   pusher.Stop();            // unsent pushes stay persisted (jobs, outbox) for the next start
   timers.Stop();
+  (*media)->Shutdown();     // uploads in progress finish (they write to the store)
   (*store)->Close();        // pending appends committed, their callbacks run
   chat.Shutdown();
   api.Shutdown();

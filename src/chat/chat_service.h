@@ -69,6 +69,16 @@ class ChatService {
   // the order added. Add hooks before the first Send.
   using StoredHook = std::function<void(const store::EntryRecord&, store::ConversationKind)>;
   void AddStoredHook(StoredHook hook) { stored_hooks_.push_back(std::move(hook)); }
+  // Whether `user` may send `media_id` (NotFound: no), with the size of an
+  // image when known. Set when the server stores media; called on a shard
+  // thread and may block on the store.
+  struct MediaInfo {
+    uint32_t width = 0;
+    uint32_t height = 0;
+  };
+  using MediaAccess =
+      std::function<Result<MediaInfo>(const std::string& user, const std::string& media_id)>;
+  void SetMediaAccess(MediaAccess access) { media_access_ = std::move(access); }
   ~ChatService();
 
   void Send(SendRequest request, AckCallback done);
@@ -133,6 +143,7 @@ class ChatService {
   };
   Result<Resolved> Resolve(const SendRequest& request);
   Result<Resolved> ResolveDirect(const SendRequest& request, const std::string& peer);
+  Result<MediaInfo> CheckMedia(const SendRequest& request);
   // Acks (or answers a duplicate / an error) and counts; runs on the commit thread.
   void AfterCommit(const SendRequest& request, int64_t accepted_ms,
                    const Result<store::AppendResult>& result, const AckCallback& done);
@@ -184,6 +195,7 @@ class ChatService {
   // Highest version whose index updates are applied: what a sync may cover.
   std::atomic<uint64_t> applied_version_{0};
   std::vector<StoredHook> stored_hooks_;
+  MediaAccess media_access_;
   std::function<void(const std::string&)> media_released_hook_;
   const Clock& clock_;
   Snowflake& ids_;

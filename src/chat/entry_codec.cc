@@ -54,6 +54,10 @@ std::string EncodeEntry(const store::EntryRecord& e) {
        {"type", e.type},        {"content", e.content},
        {"client_msg_id", e.client_msg_id}};
   if (!e.media_id.empty()) o["media_id"] = e.media_id;
+  if (e.media_width != 0) {  // an image whose size is known
+    o["width"] = e.media_width;
+    o["height"] = e.media_height;
+  }
   if (!e.reply_to.empty()) {
     o["reply_to"] = e.reply_to;
     o["reply_sender"] = e.reply_sender;

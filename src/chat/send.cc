@@ -48,10 +48,14 @@ void ChatService::Send(SendRequest request, AckCallback done) {
                        accepted_ms]() mutable {
     auto resolved = Resolve(request);
     if (!resolved.ok()) return done(resolved.status());
+    auto media = CheckMedia(request);
+    if (!media.ok()) return done(media.status());
     std::string conversation_id = resolved->conversation_id;
     FillEntry(resolved->request, request, conversation_id, ids_.Next(), clock_.NowMs(),
               options_.idempotency_window_ms);
     resolved->request.push_outbox = options_.push_outbox;
+    resolved->request.entry.media_width = media->width;
+    resolved->request.entry.media_height = media->height;
     store_.Append(std::move(resolved->request),
                   [this, request = std::move(request), done = std::move(done), accepted_ms,
                    conversation_id](Result<store::AppendResult> result) mutable {
@@ -118,6 +122,19 @@ Result<ConversationInfo> ChatService::KnownConversation(const std::string& conve
   return known;
 }
 
+// A message may carry only media its sender can read (the store records the
+// reference with the message, so its readers can read the media too).
+Result<ChatService::MediaInfo> ChatService::CheckMedia(const SendRequest& request) {
+  const std::string& media_id = request.frame.media_id;
+  if (media_id.empty()) return MediaInfo{};
+  if (!media_access_) return BadRequest("this server does not store media");
+  Result<MediaInfo> info = media_access_(request.sender, media_id);
+  if (!info.ok() && info.status().code() == Code::kNotFound) {
+    return Forbidden("you cannot send this media");
+  }
+  return info;
+}
+
 Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& request,
                                                          const std::string& peer) {
   if (peer == request.sender) return BadRequest("cannot send a direct message to yourself");
@@ -128,7 +145,7 @@ Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& requ
   if (cache_.Get(out.conversation_id)) return out;
   auto existing = store_.GetConversation(out.conversation_id);
   if (existing.ok()) {
-    cache_.Put(out.conversation_id, {store::ConversationKind::kDirect, "all", nullptr});
+    cache_.Put(out.conversation_id, ConversationInfo{.kind = store::ConversationKind::kDirect});
     return out;
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();

@@ -1,6 +1,7 @@
-#include <boost/url/parse.hpp>
-
 #include <spdlog/spdlog.h>
+
+#include <boost/url/parse.hpp>
+#include <cctype>
 
 #include "gateway/internal.h"
 #include "protocol/server_frames.h"
@@ -8,17 +9,30 @@
 namespace parley::gateway {
 namespace {
 
-std::string BearerToken(const http::request<http::string_body>& req) {
+constexpr size_t kChunkBytes = 64 * 1024;
+// A client whose body we refused keeps sending for a moment: read and drop
+// that much of it so it gets to read our answer instead of a reset.
+constexpr size_t kMaxDrainBytes = 8 * 1024 * 1024;
+constexpr auto kDrainTime = std::chrono::seconds(2);
+
+std::string BearerToken(const http::request_header<>& req) {
   auto it = req.find(http::field::authorization);
   if (it == req.end()) return "";
   std::string_view v = it->value();
   constexpr std::string_view kPrefix = "Bearer ";
-  if (v.size() <= kPrefix.size() || !beast::iequals(v.substr(0, kPrefix.size()), kPrefix)) return "";
+  if (v.size() <= kPrefix.size() || !beast::iequals(v.substr(0, kPrefix.size()), kPrefix))
+    return "";
   return std::string(v.substr(kPrefix.size()));
 }
 
-// Fills method, path, query, headers and body; BadRequest on an unparsable target.
-Status ToHttpRequest(http::request<http::string_body>& req, HttpRequest& out) {
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Fills everything but the body; BadRequest on an unparsable target.
+Status ToHttpRequest(const http::request_header<>& req, HttpRequest& out) {
   auto url = boost::urls::parse_origin_form(req.target());
   if (!url) return BadRequest("malformed request target");
   out.method = std::string(req.method_string());
@@ -26,9 +40,40 @@ Status ToHttpRequest(http::request<http::string_body>& req, HttpRequest& out) {
   for (auto param : url->params()) out.query.emplace_back(param.key, param.value);
   out.bearer_token = BearerToken(req);
   out.content_type = std::string(req[http::field::content_type]);
-  out.body = std::move(req.body());
+  for (const auto& field : req) out.headers.emplace_back(Lower(field.name_string()), field.value());
   return Status::Ok();
 }
+
+bool ClientWentAway(beast::error_code ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message ||
+         ec == beast::error::timeout || ec == net::error::connection_reset ||
+         ec == net::error::operation_aborted || ec == net::error::eof;
+}
+
+// A response with the status and headers of `r` (its body is the caller's).
+template <class Body>
+std::shared_ptr<http::response<Body>> MakeResponse(const HttpResponse& r, bool keep_alive) {
+  auto res = std::make_shared<http::response<Body>>(static_cast<http::status>(r.status), 11);
+  res->set(http::field::server, "parley");
+  res->set(http::field::content_type, r.content_type);
+  for (const auto& [k, v] : r.headers) res->set(k, v);
+  res->keep_alive(keep_alive);
+  return res;
+}
+
+// The BodyReader of a streamed request: valid for that request only.
+class StreamReader final : public BodyReader {
+ public:
+  StreamReader(std::shared_ptr<HttpSession> session, uint64_t request)
+      : session_(std::move(session)), request_(request) {}
+  void Read(std::function<void(Result<std::string>)> done) override {
+    session_->ReadBody(request_, std::move(done));
+  }
+
+ private:
+  std::shared_ptr<HttpSession> session_;
+  const uint64_t request_;
+};
 
 }  // namespace
 
@@ -44,45 +89,147 @@ void HttpSession::Start() {
 }
 
 void HttpSession::DoRead() {
-  parser_.emplace();
-  parser_->body_limit(gw_.options.max_http_body_bytes);
-  parser_->header_limit(static_cast<uint32_t>(gw_.options.max_header_bytes));
+  ++request_;
+  keep_alive_ = false;
+  parser_.reset();
+  stream_parser_.reset();
+  chunk_ = {};
+  responded_ = body_left_ = expect_continue_ = reading_body_ = false;
+  header_parser_.emplace();
+  header_parser_->header_limit(static_cast<uint32_t>(gw_.options.max_header_bytes));
+  header_parser_->body_limit(boost::none);  // the body's parser sets the limit of its route
   stream_.expires_after(std::chrono::seconds(gw_.options.http_timeout_s));
-  http::async_read(stream_, buffer_, *parser_,
-                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  http::async_read_header(
+      stream_, buffer_, *header_parser_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
-void HttpSession::OnRead(beast::error_code ec) {
-  if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-      ec == net::error::connection_reset || ec == net::error::operation_aborted) {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    return;
+void HttpSession::OnHeader(beast::error_code ec) {
+  if (ClientWentAway(ec)) return Shutdown();
+  if (ec == http::error::header_limit)
+    return RespondError(TooLarge("request headers are too large"));
+  if (ec) return RespondError(BadRequest("malformed HTTP request: " + ec.message()));
+
+  const auto& head = header_parser_->get();
+  keep_alive_ = head.keep_alive();
+  if (websocket::is_upgrade(head)) {
+    return Upgrade(http::request<http::string_body>(std::move(header_parser_->release().base())));
   }
-  if (ec == http::error::body_limit) return RespondError(TooLarge("request body is too large"), false);
-  if (ec == http::error::header_limit) return RespondError(TooLarge("request headers are too large"), false);
-  if (ec) return RespondError(BadRequest("malformed HTTP request: " + ec.message()), false);
-
-  http::request<http::string_body> req = parser_->release();
-  if (websocket::is_upgrade(req)) return Upgrade(std::move(req));
-
-  const bool keep_alive = req.keep_alive();
   HttpRequest request;
-  if (Status s = ToHttpRequest(req, request); !s.ok()) return RespondError(s, false);
+  if (Status s = ToHttpRequest(head, request); !s.ok()) {
+    keep_alive_ = false;
+    return RespondError(s);
+  }
+  if (auto length = header_parser_->content_length()) request.content_length = *length;
+  std::optional<uint64_t> streamed = gw_.service.StreamedBodyLimit(request);
+  uint64_t limit = streamed.value_or(gw_.options.max_http_body_bytes);
+  // Checked here: the body's parser only enforces its limit on chunked bodies.
+  if (request.content_length && *request.content_length > limit) {
+    body_left_ = true;
+    return RespondError(TooLarge("the body is larger than " + std::to_string(limit) + " bytes"));
+  }
+  if (streamed) return StartStream(std::move(request), limit);
+  parser_.emplace(std::move(*header_parser_));
+  parser_->body_limit(limit);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this(), request = std::move(request)](
+          beast::error_code ec, size_t) mutable { self->OnBody(ec, std::move(request)); });
+}
+
+void HttpSession::OnBody(beast::error_code ec, HttpRequest request) {
+  if (ClientWentAway(ec)) return Shutdown();
+  keep_alive_ = keep_alive_ && !ec;
+  if (ec == http::error::body_limit) {
+    return RespondError(TooLarge("the body is larger than " +
+                                 std::to_string(gw_.options.max_http_body_bytes) + " bytes"));
+  }
+  if (ec) return RespondError(BadRequest("malformed HTTP request: " + ec.message()));
+  request.body = std::move(parser_->get().body());
+  Dispatch(std::move(request));
+}
+
+void HttpSession::StartStream(HttpRequest request, uint64_t limit) {
+  auto expect = header_parser_->get()[http::field::expect];
+  expect_continue_ = beast::iequals(expect, "100-continue");
+  stream_parser_.emplace(std::move(*header_parser_));
+  stream_parser_->body_limit(limit);
+  request.body_reader = std::make_shared<StreamReader>(shared_from_this(), request_);
+  Dispatch(std::move(request));
+}
+
+void HttpSession::ReadBody(uint64_t request, std::function<void(Result<std::string>)> done) {
+  net::post(stream_.get_executor(),
+            [self = shared_from_this(), request, done = std::move(done)]() mutable {
+              if (request != self->request_) return done(Unavailable("the request is over"));
+              self->ReadChunk(std::move(done));
+            });
+}
+
+void HttpSession::ReadChunk(std::function<void(Result<std::string>)> done) {
+  if (!stream_parser_ || responded_ || reading_body_) {
+    return done(Unavailable("the request is over"));
+  }
+  if (stream_parser_->is_done()) return done(std::string());
+  if (expect_continue_) return ContinueThenRead(std::move(done));
+  reading_body_ = true;
+  chunk_.resize(kChunkBytes);
+  auto& body = stream_parser_->get().body();
+  body.data = chunk_.data();
+  body.size = chunk_.size();
+  stream_.expires_after(std::chrono::seconds(gw_.options.http_timeout_s));
+  http::async_read(stream_, buffer_, *stream_parser_,
+                   [self = shared_from_this(), done = std::move(done)](
+                       beast::error_code ec, size_t) { self->OnChunk(ec, done); });
+}
+
+// The client asked to be told before it sends the body: tell it once the
+// service wants the body (a refusal before that costs no upload).
+void HttpSession::ContinueThenRead(std::function<void(Result<std::string>)> done) {
+  expect_continue_ = false;
+  auto res = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+  http::async_write(stream_, *res,
+                    [self = shared_from_this(), res, done = std::move(done)](beast::error_code ec,
+                                                                             size_t) mutable {
+                      if (ec) return done(Unavailable("client went away"));
+                      self->ReadChunk(std::move(done));
+                    });
+}
+
+void HttpSession::OnChunk(beast::error_code ec,
+                          const std::function<void(Result<std::string>)>& done) {
+  reading_body_ = false;
+  stream_.expires_never();                      // the service may take its time with the chunk
+  if (ec == http::error::need_buffer) ec = {};  // the chunk buffer is full
+  size_t got = chunk_.size() - stream_parser_->get().body().size;
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;
+    return done(TooLarge("the body is larger than the limit of this route"));
+  }
+  if (ec) {
+    keep_alive_ = false;
+    if (ClientWentAway(ec)) return done(Unavailable("the client went away during the body"));
+    return done(BadRequest("malformed request body: " + ec.message()));
+  }
+  if (got == 0 && !stream_parser_->is_done()) return ReadChunk(done);
+  done(std::string(chunk_.data(), got));
+}
+
+void HttpSession::Dispatch(HttpRequest request) {
   beast::error_code addr_ec;
   request.remote_address = stream_.socket().remote_endpoint(addr_ec).address().to_string();
   stream_.expires_never();  // the service may take a while (long-poll)
-  gw_.service.HandleHttp(std::move(request), [self = shared_from_this(), keep_alive](HttpResponse r) {
-    net::post(self->stream_.get_executor(), [self, keep_alive, r = std::move(r)]() mutable {
-      self->Respond(std::move(r), keep_alive);
-    });
+  gw_.service.HandleHttp(std::move(request), [self = shared_from_this()](HttpResponse r) {
+    net::post(self->stream_.get_executor(),
+              [self, r = std::move(r)]() mutable { self->Respond(std::move(r)); });
   });
 }
 
 void HttpSession::Upgrade(http::request<http::string_body> req) {
   HttpRequest request;
-  if (Status s = ToHttpRequest(req, request); !s.ok()) return RespondError(s, false);
-  if (request.path != "/v1/ws") return RespondError(NotFound("no WebSocket endpoint here"), false);
+  keep_alive_ = false;
+  if (Status s = ToHttpRequest(req, request); !s.ok()) return RespondError(s);
+  if (request.path != "/v1/ws") return RespondError(NotFound("no WebSocket endpoint here"));
   std::string token = request.bearer_token;
   if (token.empty()) token = request.Query("token").value_or("");
   if (token.empty()) {  // authenticate by the first frame instead
@@ -90,38 +237,96 @@ void HttpSession::Upgrade(http::request<http::string_body> req) {
     return;
   }
   auto shared_req = std::make_shared<http::request<http::string_body>>(std::move(req));
-  gw_.service.Authenticate(token, [self = shared_from_this(), shared_req](Result<std::string> user) {
-    net::post(self->stream_.get_executor(), [self, shared_req, user = std::move(user)]() {
-      if (!user.ok()) return self->RespondError(user.status(), false);
-      std::make_shared<WsSession>(std::move(self->stream_), self->gw_, *user)
-          ->Accept(std::move(*shared_req));
-    });
-  });
+  gw_.service.Authenticate(
+      token, [self = shared_from_this(), shared_req](Result<std::string> user) {
+        net::post(self->stream_.get_executor(), [self, shared_req, user = std::move(user)]() {
+          if (!user.ok()) return self->RespondError(user.status());
+          std::make_shared<WsSession>(std::move(self->stream_), self->gw_, *user)
+              ->Accept(std::move(*shared_req));
+        });
+      });
 }
 
-void HttpSession::RespondError(const Status& status, bool keep_alive) {
-  Respond(HttpResponse{HttpStatus(status.code()), "application/json", protocol::ErrorBody(status), {}},
-          keep_alive);
+void HttpSession::RespondError(const Status& status) {
+  Respond(
+      HttpResponse{HttpStatus(status.code()), "application/json", protocol::ErrorBody(status), {}});
 }
 
-void HttpSession::Respond(HttpResponse r, bool keep_alive) {
-  auto res = std::make_shared<http::response<http::string_body>>(
-      static_cast<http::status>(r.status), 11);
-  res->set(http::field::server, "parley");
-  res->set(http::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res->set(k, v);
-  res->keep_alive(keep_alive);
+void HttpSession::Respond(HttpResponse r) {
+  responded_ = true;
+  if (stream_parser_ && !stream_parser_->is_done()) body_left_ = true;
+  if (body_left_) keep_alive_ = false;  // the rest of the body is not a next request
+  if (r.file) return RespondFile(std::move(r));
+  auto res = MakeResponse<http::string_body>(r, keep_alive_);
   res->body() = std::move(r.body);
   res->prepare_payload();
   stream_.expires_after(std::chrono::seconds(gw_.options.http_timeout_s));
   http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-    if (ec || !res->keep_alive()) {
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      return;
-    }
-    self->DoRead();
+    self->AfterResponse(ec);
   });
+}
+
+// Headers first, then the file range in chunks: memory stays at one chunk
+// whatever the size of the file.
+void HttpSession::RespondFile(HttpResponse r) {
+  auto res = MakeResponse<http::empty_body>(r, keep_alive_);
+  res->content_length(r.file->length);
+  auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+  stream_.expires_after(std::chrono::seconds(gw_.options.http_timeout_s));
+  http::async_write_header(stream_, *serializer,
+                           [self = shared_from_this(), res, serializer, file = std::move(r.file)](
+                               beast::error_code ec, size_t) mutable {
+                             if (ec) return self->AfterResponse(ec);
+                             self->WriteFileChunk(std::move(file), 0);
+                           });
+}
+
+void HttpSession::WriteFileChunk(std::shared_ptr<FileBody> file, uint64_t sent) {
+  if (sent == file->length) return AfterResponse({});
+  chunk_.resize(kChunkBytes);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_.size(), file->length - sent));
+  ssize_t n = ::pread(file->fd, chunk_.data(), want, static_cast<off_t>(file->offset + sent));
+  if (n <= 0) {  // the file shrank under us: the promised length cannot be kept
+    spdlog::error("event=file_body_read_failed sent={} length={}", sent, file->length);
+    return Shutdown();
+  }
+  stream_.expires_after(std::chrono::seconds(gw_.options.http_timeout_s));
+  net::async_write(stream_, net::buffer(chunk_.data(), static_cast<size_t>(n)),
+                   [self = shared_from_this(), file = std::move(file), sent](
+                       beast::error_code ec, size_t written) mutable {
+                     if (ec) return self->AfterResponse(ec);
+                     self->WriteFileChunk(std::move(file), sent + written);
+                   });
+}
+
+void HttpSession::AfterResponse(beast::error_code ec) {
+  if (ec) return Shutdown();
+  if (keep_alive_) return DoRead();
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (body_left_ && !reading_body_) {
+    stream_.expires_after(kDrainTime);
+    Drain();
+  }
+}
+
+void HttpSession::Drain() {
+  chunk_.resize(kChunkBytes);
+  stream_.async_read_some(net::buffer(chunk_),
+                          [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            self->drained_ += n;
+                            if (ec || self->drained_ > kMaxDrainBytes) {
+                              beast::error_code ignored;
+                              self->stream_.socket().close(ignored);
+                              return;
+                            }
+                            self->Drain();
+                          });
+}
+
+void HttpSession::Shutdown() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace parley::gateway

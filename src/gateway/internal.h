@@ -50,25 +50,50 @@ struct Gateway::Impl {
   void Unregister(WsSession* s);
 };
 
-// One HTTP/1.1 connection: reads requests one at a time, hands them to the
-// Service, writes responses; upgrades /v1/ws to a WsSession.
+// One HTTP/1.1 connection: reads requests one at a time (headers first, then
+// the body buffered or streamed to the Service), hands them to the Service,
+// writes responses (strings or file ranges); upgrades /v1/ws to a WsSession.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, Gateway::Impl& gw);
   ~HttpSession();
   void Start();
+  // The next chunk of the body of request number `request` (see BodyReader).
+  void ReadBody(uint64_t request, std::function<void(Result<std::string>)> done);
 
  private:
   void DoRead();
-  void OnRead(beast::error_code ec);
+  void OnHeader(beast::error_code ec);
+  void OnBody(beast::error_code ec, HttpRequest request);
+  void ReadChunk(std::function<void(Result<std::string>)> done);
+  void StartStream(HttpRequest request, uint64_t limit);
+  void ContinueThenRead(std::function<void(Result<std::string>)> done);
+  void OnChunk(beast::error_code ec, const std::function<void(Result<std::string>)>& done);
+  void Dispatch(HttpRequest request);
   void Upgrade(http::request<http::string_body> req);
-  void Respond(HttpResponse response, bool keep_alive);
-  void RespondError(const Status& status, bool keep_alive);
+  void Respond(HttpResponse response);
+  void RespondFile(HttpResponse response);
+  void WriteFileChunk(std::shared_ptr<FileBody> file, uint64_t sent);
+  void RespondError(const Status& status);
+  void AfterResponse(beast::error_code ec);
+  void Drain();
+  void Shutdown();
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::vector<char> chunk_;  // streamed request bodies and file responses pass through it
   Gateway::Impl& gw_;
+  uint64_t request_ = 0;  // counts the requests of the connection
+  // Of the current request.
+  bool keep_alive_ = false;
+  bool expect_continue_ = false;  // a streamed body waits for "100 Continue"
+  bool reading_body_ = false;     // a ReadChunk is in flight
+  bool responded_ = false;
+  bool body_left_ = false;        // answered before its body was read: drain, then close
+  size_t drained_ = 0;
 };
 
 // One WebSocket session: a read loop handing text frames to the Service and a

@@ -3,6 +3,8 @@
 // reaches live connections through Peer. No Beast types cross this header.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +18,29 @@
 
 namespace parley::gateway {
 
+// The body of a request that is streamed instead of buffered (see
+// Service::StreamedBodyLimit), read on demand.
+class BodyReader {
+ public:
+  virtual ~BodyReader() = default;
+  // Reads the next part of the body: `done` gets bytes, or "" once the body
+  // is complete, or the error that ended it (TooLarge past the limit,
+  // BadRequest for malformed chunking, Unavailable when the client went
+  // away). One Read at a time; `done` runs on an io thread and must not block.
+  virtual void Read(std::function<void(Result<std::string>)> done) = 0;
+};
+
+// A byte range of an open file, sent as a response body in chunks.
+struct FileBody {
+  FileBody(int fd, uint64_t offset, uint64_t length) : fd(fd), offset(offset), length(length) {}
+  ~FileBody() { ::close(fd); }
+  FileBody(const FileBody&) = delete;
+  FileBody& operator=(const FileBody&) = delete;
+  const int fd;  // owned
+  uint64_t offset;
+  uint64_t length;
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded, without the query
@@ -24,6 +49,18 @@ struct HttpRequest {
   std::string bearer_token;  // from "Authorization: Bearer ..."
   std::string content_type;
   std::string remote_address;
+  std::optional<uint64_t> content_length;  // when the client declared one
+  // Every header, names lower-case (for the few routes that need more than the above).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Set instead of `body` for streamed requests.
+  std::shared_ptr<BodyReader> body_reader;
+
+  std::optional<std::string> Header(std::string_view lower_case_name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == lower_case_name) return v;
+    }
+    return std::nullopt;
+  }
 
   std::optional<std::string> Query(std::string_view key) const {
     for (const auto& [k, v] : query) {
@@ -38,6 +75,8 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Set: the body is these file bytes instead of `body` (large downloads).
+  std::shared_ptr<FileBody> file = nullptr;
 };
 
 // Call exactly once, from any thread.
@@ -63,6 +102,14 @@ class Service {
  public:
   virtual ~Service() = default;
   virtual void HandleHttp(HttpRequest request, HttpResponder respond) = 0;
+  // Asked on an io thread once a request's headers are read (cheap, no
+  // blocking): a value streams the body through request.body_reader, up to
+  // that many bytes (a larger Content-Length is refused with 413 before any
+  // of the body is read); nullopt buffers it as usual. A streamed request
+  // answered before its body was read to the end closes the connection.
+  virtual std::optional<uint64_t> StreamedBodyLimit(const HttpRequest& head) {
+    return std::nullopt;
+  }
   // Resolves a bearer token to its user id; `done` may run on any thread.
   virtual void Authenticate(std::string token, std::function<void(Result<std::string>)> done) = 0;
   // A session is authenticated and registered; the service greets it.

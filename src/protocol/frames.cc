@@ -15,6 +15,10 @@ constexpr size_t kMaxIdLen = 80;         // conversation, media and message ids
 constexpr size_t kMaxTypeLen = 32;
 constexpr size_t kMaxTokenLen = 512;
 
+bool IsMediaType(std::string_view type) {
+  return type == "image" || type == "file" || type == "audio" || type == "video";
+}
+
 
 Result<ClientFrameBody> DecodeSend(const json::object& o, const Limits& limits) {
   SendFrame f;
@@ -34,6 +38,9 @@ Result<ClientFrameBody> DecodeSend(const json::object& o, const Limits& limits) 
     return BadRequest("exactly one of to and conversation_id is required");
   }
   if (f.type.empty()) return BadRequest("type must not be empty");
+  if (f.media_id.empty() && IsMediaType(f.type)) {
+    return BadRequest("a message of type " + f.type + " needs a media_id");
+  }
   if (f.content.empty() && f.media_id.empty()) return BadRequest("content is required");
   return ClientFrameBody(std::move(f));
 }

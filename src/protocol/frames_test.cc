@@ -20,6 +20,19 @@ TEST(DecodeTest, SendFrame) {
   EXPECT_EQ(send.client_msg_id, "c1");
 }
 
+TEST(DecodeTest, MediaMessagesNeedAMediaId) {
+  for (const char* type : {"image", "file", "audio", "video"}) {
+    std::string without = std::string(R"({"op":"send","to":"bob","type":")") + type +
+                          R"(","content":"x","client_msg_id":"c1"})";
+    EXPECT_EQ(DecodeClientFrame(without, kLimits).body.status().code(), Code::kBadRequest) << type;
+  }
+  auto with = DecodeSendBody(R"({"to":"bob","type":"image","media_id":"m1","client_msg_id":"c1"})",
+                             kLimits);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  EXPECT_EQ(with->media_id, "m1");
+  EXPECT_TRUE(with->content.empty());
+}
+
 TEST(DecodeTest, ErrorsKeepTheClientId) {
   auto d = DecodeClientFrame(R"({"op":"send","id":"x-1","to":"bob"})", kLimits);
   EXPECT_FALSE(d.body.ok());

@@ -260,6 +260,8 @@ std::string EncodeEntry(const EntryRecord& e) {
   PutIfSet(o, "content", e.content);
   PutIfSet(o, "client_msg_id", e.client_msg_id);
   PutIfSet(o, "media_id", e.media_id);
+  if (e.media_width != 0) o["media_width"] = e.media_width;
+  if (e.media_height != 0) o["media_height"] = e.media_height;
   PutIfSet(o, "reply_to", e.reply_to);
   PutIfSet(o, "kind", e.kind);
   PutIfSet(o, "actor", e.actor);
@@ -295,6 +297,8 @@ Result<EntryRecord> DecodeEntry(std::string_view bytes) {
     r.Str("content", &e.content);
     r.Str("client_msg_id", &e.client_msg_id);
     r.Str("media_id", &e.media_id);
+    r.U32("media_width", &e.media_width);
+    r.U32("media_height", &e.media_height);
     r.Str("reply_to", &e.reply_to);
     r.Str("kind", &e.kind);
     r.Str("actor", &e.actor);
@@ -432,6 +436,52 @@ Result<PushJobRecord> DecodePushJob(std::string_view bytes) {
     r.I64("created_at", &j.created_at);
     r.I64("due_at", &j.due_at);
     r.U32("attempts", &j.attempts);
+  });
+}
+
+std::string EncodeMedia(const MediaRecord& m) {
+  json::object o;
+  o["media_id"] = Sv(m.media_id);
+  o["sha256"] = Sv(m.sha256);
+  o["size"] = m.size;
+  o["content_type"] = Sv(m.content_type);
+  o["uploader"] = Sv(m.uploader);
+  PutIfSet(o, "file_name", m.file_name);
+  o["created_at"] = m.created_at;
+  if (m.width != 0) o["width"] = m.width;
+  if (m.height != 0) o["height"] = m.height;
+  return json::serialize(o);
+}
+
+Result<MediaRecord> DecodeMedia(std::string_view bytes) {
+  return Decode<MediaRecord>(bytes, "media", [](Reader& r, MediaRecord& m) {
+    r.Str("media_id", &m.media_id, true);
+    r.Str("sha256", &m.sha256, true);
+    r.U64("size", &m.size);
+    r.Str("content_type", &m.content_type);
+    r.Str("uploader", &m.uploader);
+    r.Str("file_name", &m.file_name);
+    r.I64("created_at", &m.created_at);
+    r.U32("width", &m.width);
+    r.U32("height", &m.height);
+  });
+}
+
+std::string EncodeMediaRef(const MediaRefRecord& ref) {
+  json::object o;
+  o["media_id"] = Sv(ref.media_id);
+  o["conversation_id"] = Sv(ref.conversation_id);
+  o["seq"] = ref.seq;
+  o["ts"] = ref.ts;
+  return json::serialize(o);
+}
+
+Result<MediaRefRecord> DecodeMediaRef(std::string_view bytes) {
+  return Decode<MediaRefRecord>(bytes, "media reference", [](Reader& r, MediaRefRecord& ref) {
+    r.Str("media_id", &ref.media_id, true);
+    r.Str("conversation_id", &ref.conversation_id, true);
+    r.U64("seq", &ref.seq);
+    r.I64("ts", &ref.ts);
   });
 }
 

@@ -43,6 +43,10 @@ std::string EncodeDevice(const DeviceRecord& device);
 Result<DeviceRecord> DecodeDevice(std::string_view bytes);
 std::string EncodePushJob(const PushJobRecord& job);
 Result<PushJobRecord> DecodePushJob(std::string_view bytes);
+std::string EncodeMedia(const MediaRecord& media);
+Result<MediaRecord> DecodeMedia(std::string_view bytes);
+std::string EncodeMediaRef(const MediaRefRecord& ref);
+Result<MediaRefRecord> DecodeMediaRef(std::string_view bytes);
 
 // 8 bytes, big-endian.
 std::string EncodeBe64(uint64_t value);

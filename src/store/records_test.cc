@@ -92,6 +92,8 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   e.content = std::string(kContent, sizeof kContent - 1);
   e.client_msg_id = "m-1";
   e.media_id = "media";
+  e.media_width = 320;
+  e.media_height = 200;
   e.reply_to = "5";
   Result<EntryRecord> d = DecodeEntry(EncodeEntry(e));
   ASSERT_TRUE(d.ok()) << d.status().ToString();
@@ -104,6 +106,8 @@ TEST(RecordsTest, EntryRoundTripKeepsEveryField) {
   EXPECT_EQ(d->client_msg_id, "m-1");
   EXPECT_EQ(d->media_id, "media");
   EXPECT_EQ(d->reply_to, "5");
+  EXPECT_EQ(d->media_width, 320u);
+  EXPECT_EQ(d->media_height, 200u);
 
   EntryRecord ev;
   ev.conversation_id = "c";
@@ -223,6 +227,30 @@ TEST(KeysTest, NumberKeysSortNumericallyWithinTheirPrefix) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 77u);
   EXPECT_FALSE(NumberFromKey("short").ok());
+}
+
+TEST(RecordsTest, MediaRecordsRoundTrip) {
+  MediaRecord m{"m1", "ab12", 99, "image/png", "alice", "cat.png", 1234, 640, 480};
+  Result<MediaRecord> d = DecodeMedia(EncodeMedia(m));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->media_id, "m1");
+  EXPECT_EQ(d->sha256, "ab12");
+  EXPECT_EQ(d->size, 99u);
+  EXPECT_EQ(d->content_type, "image/png");
+  EXPECT_EQ(d->uploader, "alice");
+  EXPECT_EQ(d->file_name, "cat.png");
+  EXPECT_EQ(d->created_at, 1234);
+  EXPECT_EQ(d->width, 640u);
+  EXPECT_EQ(d->height, 480u);
+  EXPECT_FALSE(DecodeMedia(R"({"media_id":"m"})").ok());  // no sha256
+
+  MediaRefRecord ref{"m1", "conv", 7, 55};
+  Result<MediaRefRecord> r = DecodeMediaRef(EncodeMediaRef(ref));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->conversation_id, "conv");
+  EXPECT_EQ(r->seq, 7u);
+  EXPECT_EQ(r->ts, 55);
+  EXPECT_FALSE(DecodeMediaRef("[]").ok());
 }
 
 TEST(KeysTest, PairKeysSortByFirstThenSecond) {

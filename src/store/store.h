@@ -91,6 +91,8 @@ struct EntryRecord {
   std::string content;
   std::string client_msg_id;
   std::string media_id;
+  uint32_t media_width = 0;   // of an image's media_id, when known
+  uint32_t media_height = 0;
   std::string reply_to;       // a message id of the same conversation (checked by the store)
   std::string reply_sender;   // reply_to set: the quoted message's sender and the start of
   std::string reply_preview;  // its content, copied by the store ("" once it is deleted)
@@ -223,6 +225,28 @@ struct PushJobRecord {
   uint32_t attempts = 0;
 };
 
+// An uploaded file. Its bytes live outside the store, named by sha256; several
+// uploads of the same bytes are several records sharing one file.
+struct MediaRecord {
+  std::string media_id;
+  std::string sha256;  // lower-case hex of the bytes
+  uint64_t size = 0;
+  std::string content_type;
+  std::string uploader;
+  std::string file_name;  // safe for Content-Disposition; may be empty
+  int64_t created_at = 0;
+  uint32_t width = 0;  // images whose header could be read; else 0
+  uint32_t height = 0;
+};
+
+// A conversation carried a media id: readers of that message may read it.
+struct MediaRefRecord {
+  std::string media_id;
+  std::string conversation_id;
+  uint64_t seq = 0;  // the latest message of the conversation that carried it
+  int64_t ts = 0;
+};
+
 // One append to a conversation's stream, with the records that change with
 // it. Preconditions are checked by the store atomically with the append; when
 // one fails, nothing of the request is written.
@@ -259,6 +283,10 @@ struct AppendRequest {
   bool idempotent = false;
   int64_t idempotency_window_ms = 24LL * 3600 * 1000;
 
+  // A message whose entry.media_id is set also records the reference
+  // (MediaRefRecord) atomically with it; it fails with Forbidden when no such
+  // media exists (never uploaded, or collected as garbage).
+
   // Instead of an entry: raise this member's receipt watermarks (merged as
   // maxima with what is stored, read implying delivered, clamped to the
   // conversation's last_seq). No seq is used; a changed receipt gets the next
@@ -289,8 +317,10 @@ struct AppendResult {
   // Change requests: the target message as stored after the request.
   std::optional<EntryRecord> target;
   std::optional<HiddenRecord> hidden;  // kHide
-  // Media ids that a message stopped referencing (deleted or purged): each is
-  // unreadable once HasLiveMediaReference says no live message has it.
+  // Media ids that a conversation stopped carrying (its last live message
+  // with the media was deleted or purged): its MediaRefRecord is gone with
+  // it, so its members lose access; media no conversation carries any more
+  // is listed by ListUnreferencedMedia for the media GC.
   std::vector<std::string> released_media;
 };
 
@@ -379,6 +409,20 @@ class Store {
   virtual Status SetMuted(std::string_view user_id, std::string_view conversation_id,
                           bool muted) = 0;
   virtual Result<bool> IsMuted(std::string_view user_id, std::string_view conversation_id) = 0;
+  // Media metadata and references (the bytes are kept by the media component).
+  virtual Status PutMedia(const MediaRecord& media) = 0;  // Conflict when the id is taken
+  virtual Result<MediaRecord> GetMedia(std::string_view media_id) = 0;
+  // The conversations whose messages carried the media.
+  virtual Result<std::vector<MediaRefRecord>> ListMediaRefs(std::string_view media_id) = 0;
+  // Media no message ever carried, created before `created_before`, oldest first.
+  virtual Result<std::vector<MediaRecord>> ListUnreferencedMedia(int64_t created_before,
+                                                                 size_t limit) = 0;
+  // Deletes the media record unless a message carries it, atomically with
+  // appends (a send racing the deletion either records its reference first
+  // or fails). True when it was deleted.
+  virtual Result<bool> DeleteUnreferencedMedia(std::string_view media_id) = 0;
+  // Whether any media record names these bytes.
+  virtual Result<bool> HasMediaWithSha256(std::string_view sha256) = 0;
 
   // Highest version whose append is durable (raised before its callback runs).
   virtual uint64_t CommittedVersion() const = 0;

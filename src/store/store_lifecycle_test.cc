@@ -1,6 +1,8 @@
 // The typed suite every Store implementation must pass, part three: the
 // message lifecycle (replies, edits, deletes, reactions, hides, retention
 // purges) and the media-reference fact media access builds on.
+#include <cstdint>
+
 #include "store/records.h"
 #include "store/store_test_fixture.h"
 
@@ -22,6 +24,28 @@ class StoreLifecycleTest : public StoreTest<Factory> {
             .ok());
     ASSERT_TRUE(
         this->AppendSync(this->Create("d", ConversationKind::kDirect, {"alice", "bob"})).ok());
+    for (const char* id : {"media-1", "media-a"}) {
+      MediaRecord media;
+      media.media_id = id;
+      media.sha256 = std::string("sha-") + id;
+      media.uploader = "bob";
+      media.created_at = 1000;
+      ASSERT_TRUE(this->store_->PutMedia(media).ok());
+    }
+  }
+
+  std::vector<std::string> MediaRefConversations(const std::string& media_id) {
+    std::vector<std::string> out;
+    for (const MediaRefRecord& r : *this->store_->ListMediaRefs(media_id)) {
+      out.push_back(r.conversation_id + "@" + std::to_string(r.seq));
+    }
+    return out;
+  }
+  bool Unreferenced(const std::string& media_id) {
+    for (const MediaRecord& m : *this->store_->ListUnreferencedMedia(INT64_MAX, 100)) {
+      if (m.media_id == media_id) return true;
+    }
+    return false;
   }
 
   // Appends a message and returns it as stored.
@@ -173,7 +197,7 @@ TYPED_TEST(StoreLifecycleTest, DeleteTombstonesAndScrubsEditsRepliesReactionsAnd
       this->AppendSync(this->Change("g", "bob", Op::kDelete, m.message_id, "deleted"));
   ASSERT_TRUE(del.ok()) << del.status().ToString();
   EXPECT_TRUE(del->changed);
-  EXPECT_EQ(del->released_media, std::vector<std::string>{"media-1"});
+  EXPECT_TRUE(del->released_media.empty());  // g still carries it in `other`
 
   EntryRecord tomb = this->Get("g", m.message_id);
   EXPECT_TRUE(tomb.deleted);
@@ -188,11 +212,20 @@ TYPED_TEST(StoreLifecycleTest, DeleteTombstonesAndScrubsEditsRepliesReactionsAnd
   EXPECT_EQ(this->Get("g", reply.message_id).reply_preview, "");
   EXPECT_EQ(this->Get("g", reply.message_id).reply_sender, "bob");
 
-  // The other message still carries the media; deleting it releases it for good.
+  // The other message still carries the media: g keeps its reference, moved
+  // back to that message; deleting it too drops the reference (members lose
+  // access) and makes the upload a GC candidate.
   EXPECT_TRUE(*this->store_->HasLiveMediaReference("media-1"));
-  ASSERT_TRUE(
-      this->AppendSync(this->Change("g", "alice", Op::kDelete, other.message_id, "deleted")).ok());
+  EXPECT_EQ(this->MediaRefConversations("media-1"),
+            std::vector<std::string>{"g@" + std::to_string(other.seq)});
+  EXPECT_FALSE(this->Unreferenced("media-1"));
+  Result<AppendResult> last =
+      this->AppendSync(this->Change("g", "alice", Op::kDelete, other.message_id, "deleted"));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->released_media, std::vector<std::string>{"media-1"});
   EXPECT_FALSE(*this->store_->HasLiveMediaReference("media-1"));
+  EXPECT_TRUE(this->MediaRefConversations("media-1").empty());
+  EXPECT_TRUE(this->Unreferenced("media-1"));
 
   // A deleted message takes no edits, reactions or replies; deleting again is a no-op.
   EXPECT_EQ(this->CodeOf(this->Edit("g", "bob", m.message_id, "back")), Code::kNotFound);
@@ -302,6 +335,8 @@ TYPED_TEST(StoreLifecycleTest, PurgeRemovesThePrefixAndEverythingThatPointsIntoI
   EXPECT_TRUE(purged->changed);
   EXPECT_EQ(purged->released_media, std::vector<std::string>{"media-a"});
   EXPECT_FALSE(*this->store_->HasLiveMediaReference("media-a"));
+  EXPECT_TRUE(this->MediaRefConversations("media-a").empty());
+  EXPECT_TRUE(this->Unreferenced("media-a"));
 
   auto left = this->store_->ReadEntries("g", 0, 0, 100, false);
   ASSERT_TRUE(left.ok());

@@ -33,6 +33,7 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
     }
   }
   if (request.change) return AddChange(request, std::move(staged));
+  PARLEY_RETURN_IF_ERROR(LoadMedia(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageMessage(&staged));
   PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
@@ -224,6 +225,32 @@ Status BatchBuilder::StagePromotion(Staged* staged) {
   return Status::Ok();
 }
 
+Status BatchBuilder::LoadMedia(const AppendRequest& request, Staged* staged) {
+  const EntryRecord& entry = request.entry;
+  if (entry.is_event || entry.media_id.empty()) return Status::Ok();
+  if (!ValidId(entry.media_id)) return BadRequest("invalid media id");
+  // Media records are deleted only between batches (DeleteUnreferencedMedia),
+  // so what this reads stays true until the batch is written.
+  Result<std::string> value = GetValue(db_, db_.media, entry.media_id, "media");
+  if (!value.ok()) {
+    if (value.status().code() == Code::kNotFound) return Forbidden("no such media");
+    return value.status();
+  }
+  Result<MediaRecord> media = DecodeMedia(*value);
+  if (!media.ok()) return media.status();
+  staged->media = std::move(*media);
+  return Status::Ok();
+}
+
+void BatchBuilder::StageMediaRef(const EntryRecord& entry, const MediaRecord& media) {
+  MediaRefRecord ref{entry.media_id, entry.conversation_id, entry.seq, entry.ts};
+  std::string key = PairKey(entry.media_id, entry.conversation_id);
+  batch_.Put(db_.media_refs, key, EncodeMediaRef(ref)).PermitUncheckedError();
+  media_refs_[std::move(key)] = ref;
+  batch_.Delete(db_.media_unreferenced, UnreferencedMediaKey(media.created_at, media.media_id))
+      .PermitUncheckedError();
+}
+
 AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   ConversationRecord& conversation = staged.conversation;
   const std::string& id = conversation.conversation_id;
@@ -243,13 +270,15 @@ AppendResult BatchBuilder::Write(const AppendRequest& request, Staged staged) {
   if (request.push_outbox) {
     batch_.Put(db_.push_outbox, NumberKey(id, staged.seq), "").PermitUncheckedError();
   }
+  if (staged.media) StageMediaRef(entry, *staged.media);
   if (!entry.is_event && entry.message_id != 0) {  // lifecycle changes find messages by id
     std::string key = NumberKey(id, entry.message_id);
     batch_.Put(db_.message_index, key, EncodeBe64(entry.seq)).PermitUncheckedError();
     message_index_[std::move(key)] = entry.seq;
     if (!entry.media_id.empty()) {
-      batch_.Put(db_.media_refs, MediaRefKey(entry.media_id, id, entry.seq), "")
-          .PermitUncheckedError();
+      std::string key = MediaMessageKey(entry.media_id, id, entry.seq);
+      batch_.Put(db_.media_messages, key, "").PermitUncheckedError();
+      media_messages_[std::move(key)] = true;
     }
     if (staged.reply_target != 0) {
       std::string ref = RefKey(id, staged.reply_target, entry.seq);

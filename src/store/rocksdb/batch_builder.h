@@ -45,6 +45,7 @@ class BatchBuilder {
     uint64_t seq = 0;
     std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
     std::string promoted;  // made admin because no admin was left
+    std::optional<MediaRecord> media;             // the media a message carries
     EntryRecord entry;                            // the request's entry as it will be stored
     uint64_t reply_target = 0;                    // seq of the message entry.reply_to names
   };
@@ -58,6 +59,8 @@ class BatchBuilder {
   Status StageRemovals(const AppendRequest& request, Staged* staged);
   Status StageRoles(const AppendRequest& request, Staged* staged);
   Status StagePromotion(Staged* staged);
+  Status LoadMedia(const AppendRequest& request, Staged* staged);
+  void StageMediaRef(const EntryRecord& entry, const MediaRecord& media);
   AppendResult Write(const AppendRequest& request, Staged staged);
   Result<AppendResult> AddReceipt(const AppendRequest& request, Staged staged);
   Result<ReceiptRecord> CurrentReceipt(const std::string& key);
@@ -79,6 +82,18 @@ class BatchBuilder {
   Result<std::string> CurrentReaction(const std::string& key);
   Status ScrubRefs(const std::string& conv, const std::string& lower, const std::string& upper,
                    uint64_t keep_above);
+  // Messages of `conv` carrying a media id are going (deleted or purged):
+  // what that does to the media's references, read first, then staged.
+  struct MediaDrop {
+    std::string media_id;
+    std::set<uint64_t> seqs;                // their media_messages keys go
+    std::optional<MediaRefRecord> rewrite;  // still carried: the ref's latest seq moves back
+    bool drop_ref = false;                  // no live message of conv carries it any more
+    std::string unreferenced_key;           // no conversation at all: a GC candidate
+  };
+  Result<MediaDrop> PlanMediaDrop(const std::string& conv, const std::string& media_id,
+                                  std::set<uint64_t> seqs);
+  void ApplyMediaDrop(const std::string& conv, const MediaDrop& drop, AppendResult* result);
 
   const RocksDb& db_;
   const ConversationCache& cache_;
@@ -96,6 +111,8 @@ class BatchBuilder {
   std::set<std::string> refs_;                              // RefKeys staged (ordered: ranges)
   std::set<std::string> hidden_;                            // HiddenKeys staged
   std::unordered_map<std::string, uint64_t> purged_;        // conv -> purged up to this seq
+  std::map<std::string, bool> media_messages_;              // MediaMessageKey -> present
+  std::map<std::string, std::optional<MediaRefRecord>> media_refs_;  // media\0conv; null: gone
 };
 
 }  // namespace parley::store

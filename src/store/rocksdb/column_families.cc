@@ -52,11 +52,15 @@ const FamilySpec kFamilies[] = {
     {"idempotency", &RocksDb::idempotency, 8 * kMiB},
     {"receipts", &RocksDb::receipts, 4 * kMiB},
     {"blocks", &RocksDb::blocks, 1 * kMiB},
+    {"media", &RocksDb::media, 1 * kMiB},
+    {"media_refs", &RocksDb::media_refs, 1 * kMiB},
+    {"media_unreferenced", &RocksDb::media_unreferenced, 1 * kMiB},
+    {"media_blobs", &RocksDb::media_blobs, 1 * kMiB},
     {"message_index", &RocksDb::message_index, 4 * kMiB},
     {"refs", &RocksDb::refs, 1 * kMiB},
     {"reactions", &RocksDb::reactions, 4 * kMiB},
     {"hidden", &RocksDb::hidden, 1 * kMiB},
-    {"media_refs", &RocksDb::media_refs, 1 * kMiB},
+    {"media_messages", &RocksDb::media_messages, 1 * kMiB},
     {"meta", &RocksDb::meta, 1 * kMiB},
     // Push notifications.
     {"devices", &RocksDb::devices, 1 * kMiB},
@@ -127,7 +131,7 @@ Status BackfillMessageIndex(RocksDb& db) {
     batch.Put(db.message_index, NumberKey(e->conversation_id, e->message_id), EncodeBe64(e->seq))
         .PermitUncheckedError();
     if (!e->media_id.empty() && ValidId(e->media_id) && !e->deleted) {
-      batch.Put(db.media_refs, MediaRefKey(e->media_id, e->conversation_id, e->seq), "")
+      batch.Put(db.media_messages, MediaMessageKey(e->media_id, e->conversation_id, e->seq), "")
           .PermitUncheckedError();
     }
     if (batch.Count() >= kBatch) {
@@ -175,6 +179,11 @@ Result<std::unique_ptr<RocksDb>> OpenRocksDb(const std::string& dir) {
   }
   if (needs_index) PARLEY_RETURN_IF_ERROR(BackfillMessageIndex(*out));
   return out;
+}
+
+std::string UnreferencedMediaKey(int64_t created_at, std::string_view media_id) {
+  // Non-negative times only, so that big-endian order is time order.
+  return PairKey(EncodeBe64(static_cast<uint64_t>(std::max<int64_t>(created_at, 0))), media_id);
 }
 
 Status FromRocks(const rocksdb::Status& status, std::string_view context) {

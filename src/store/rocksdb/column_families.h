@@ -11,11 +11,15 @@
 //   idempotency         sender \0 client_msg_id      -> IdempotencyRecord
 //   receipts            conv \0 user                 -> ReceiptRecord
 //   blocks              blocker \0 blocked           -> "" (present: blocked)
+//   media               media_id                     -> MediaRecord
+//   media_refs          media_id \0 conv             -> MediaRefRecord
+//   media_unreferenced  be64(created_at) \0 media_id -> "" (no message carried it yet: GC candidates)
+//   media_blobs         sha256 \0 media_id           -> "" (which records share a file)
 //   message_index       conv \0 be64(message_id)     -> be64(seq)  (messages only)
 //   refs                conv \0 be64(target_seq) be64(seq) -> ""  (edits and replies of a message)
 //   reactions           conv \0 be64(seq) \0 user    -> emoji
 //   hidden              conv \0 user \0 be64(seq)    -> HiddenRecord ("delete for me")
-//   media_refs          media_id \0 conv \0 be64(seq) -> "" (live messages carrying the media)
+//   media_messages      media_id \0 conv \0 be64(seq) -> "" (live messages carrying the media)
 //   meta                "last_version"               -> be64
 //   devices             user \0 device_id            -> DeviceRecord           (push)
 //   device_addresses    platform \0 token \0 url      -> user \0 device_id      (push)
@@ -56,11 +60,15 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* idempotency = nullptr;
   rocksdb::ColumnFamilyHandle* receipts = nullptr;
   rocksdb::ColumnFamilyHandle* blocks = nullptr;
+  rocksdb::ColumnFamilyHandle* media = nullptr;
+  rocksdb::ColumnFamilyHandle* media_refs = nullptr;
+  rocksdb::ColumnFamilyHandle* media_unreferenced = nullptr;
+  rocksdb::ColumnFamilyHandle* media_blobs = nullptr;
   rocksdb::ColumnFamilyHandle* message_index = nullptr;
   rocksdb::ColumnFamilyHandle* refs = nullptr;
   rocksdb::ColumnFamilyHandle* reactions = nullptr;
   rocksdb::ColumnFamilyHandle* hidden = nullptr;
-  rocksdb::ColumnFamilyHandle* media_refs = nullptr;
+  rocksdb::ColumnFamilyHandle* media_messages = nullptr;
   rocksdb::ColumnFamilyHandle* meta = nullptr;
   // Push notifications.
   rocksdb::ColumnFamilyHandle* devices = nullptr;
@@ -69,6 +77,9 @@ struct RocksDb {
   rocksdb::ColumnFamilyHandle* push_outbox = nullptr;
   rocksdb::ColumnFamilyHandle* mutes = nullptr;
 };
+
+// The media_unreferenced key of a media record.
+std::string UnreferencedMediaKey(int64_t created_at, std::string_view media_id);
 
 // Ids are key parts separated by 0x00, so they must not contain one.
 inline bool ValidId(std::string_view id) {
@@ -85,7 +96,7 @@ inline std::string ReactionKey(std::string_view conv, uint64_t seq, std::string_
 inline std::string HiddenKey(std::string_view conv, std::string_view user, uint64_t seq) {
   return NumberKey(PairKey(conv, user), seq);
 }
-inline std::string MediaRefKey(std::string_view media_id, std::string_view conv, uint64_t seq) {
+inline std::string MediaMessageKey(std::string_view media_id, std::string_view conv, uint64_t seq) {
   return PairKey(media_id, NumberKey(conv, seq));
 }
 

@@ -79,7 +79,7 @@ TEST_F(ColumnFamiliesTest, OpeningAStoreFromBeforeTheMessageIndexBuildsIt) {
     Result<std::unique_ptr<RocksDb>> db = OpenRocksDb(dir_);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE((*db)->db->DropColumnFamily((*db)->message_index).ok());
-    ASSERT_TRUE((*db)->db->DropColumnFamily((*db)->media_refs).ok());
+    ASSERT_TRUE((*db)->db->DropColumnFamily((*db)->media_messages).ok());
   }
   Result<StorePtr> store = OpenRocksDbStore(dir_, {});
   ASSERT_TRUE(store.ok()) << store.status().ToString();

@@ -41,12 +41,20 @@ void Committer::Submit(AppendRequest request, AppendCallback done) {
   {
     std::lock_guard lock(mu_);
     if (!closing_) {
-      queue_.push_back({std::move(request), std::move(done)});
+      queue_.push_back({std::move(request), std::move(done), nullptr});
       wake_.notify_one();
       return;
     }
   }
   done(Unavailable("store is closed"));
+}
+
+bool Committer::RunExclusive(std::function<void()> task) {
+  std::lock_guard lock(mu_);
+  if (closing_) return false;
+  queue_.push_back({{}, {}, std::move(task)});
+  wake_.notify_one();
+  return true;
 }
 
 void Committer::Close() {
@@ -66,14 +74,25 @@ void Committer::Run() {
   std::vector<Pending> batch;
   batch.reserve(kMaxBatch);
   while (true) {
+    std::function<void()> exclusive;
     {
       std::unique_lock lock(mu_);
       wake_.wait(lock, [this] { return !queue_.empty() || closing_; });
       if (queue_.empty()) return;  // closing and drained
-      while (!queue_.empty() && batch.size() < kMaxBatch) {
+      // A batch ends before an exclusive task, which then runs alone.
+      if (queue_.front().exclusive) {
+        exclusive = std::move(queue_.front().exclusive);
+        queue_.pop_front();
+      }
+      while (!exclusive && !queue_.empty() && !queue_.front().exclusive &&
+             batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+    }
+    if (exclusive) {
+      exclusive();
+      continue;
     }
     CommitBatch(batch);
     batch.clear();

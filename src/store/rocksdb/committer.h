@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,6 +31,9 @@ class Committer {
 
   // Queues an append; after Close() fails it at once with kUnavailable.
   void Submit(AppendRequest request, AppendCallback done);
+  // Runs `task` on the committer thread between two batches, in queue order,
+  // so that it sees no half-staged batch. False (and `task` dropped) after Close().
+  bool RunExclusive(std::function<void()> task);
   // Commits everything queued, runs its callbacks, then stops the thread.
   void Close();
 
@@ -40,6 +44,7 @@ class Committer {
   struct Pending {
     AppendRequest request;
     AppendCallback done;
+    std::function<void()> exclusive;  // set: a RunExclusive task instead of an append
   };
 
   void Run();

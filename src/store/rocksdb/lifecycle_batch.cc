@@ -4,6 +4,7 @@
 // so a change and the event that records it commit atomically and in seq order.
 #include <rocksdb/iterator.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/ids.h"
@@ -45,13 +46,11 @@ void Recount(std::map<std::string, uint32_t>& counts, const std::string& before,
 
 }  // namespace
 
-// A message's reply_to and media_id: the quoted message must be one the
-// sender can see; its sender and a preview are copied into the reply.
+// A message's reply_to: the quoted message must be one the sender can see;
+// its sender and a preview are copied into the reply.
 Status BatchBuilder::StageMessage(Staged* staged) {
   EntryRecord& e = staged->entry;
-  if (e.is_event) return Status::Ok();
-  if (!e.media_id.empty() && !ValidId(e.media_id)) return BadRequest("invalid media_id");
-  if (e.reply_to.empty()) return Status::Ok();
+  if (e.is_event || e.reply_to.empty()) return Status::Ok();
   Result<uint64_t> id = ParseMessageId(e.reply_to, "reply_to");
   if (!id.ok()) return id.status();
   if (staged->created) return NotFound(std::string("reply_to: ") + kNoSuchMessage);
@@ -103,6 +102,12 @@ Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Stage
   if (change.op == MessageChange::Op::kReact || change.op == MessageChange::Op::kCounts) {
     staged.entry.reactions = after.reactions;
   }
+  std::optional<MediaDrop> media;  // read before anything is staged
+  if (change.op == MessageChange::Op::kDelete && !target->media_id.empty()) {
+    Result<MediaDrop> drop = PlanMediaDrop(conv, target->media_id, {target->seq});
+    if (!drop.ok()) return drop.status();
+    media = std::move(*drop);
+  }
   if (change.op == MessageChange::Op::kDelete) {  // its edits and reply previews go with it
     std::string target_key = NumberKey(conv, target->seq);
     PARLEY_RETURN_IF_ERROR(
@@ -116,6 +121,7 @@ Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Stage
     StageIdempotency(request, result.entry);
   }
   StageTargetWrites(change, *target, after, result.entry.seq, &result);
+  if (media) ApplyMediaDrop(conv, *media, &result);
   result.target = std::move(after);
   result.changed = true;
   wrote_ = true;
@@ -176,11 +182,6 @@ void BatchBuilder::StageTargetWrites(const MessageChange& change, const EntryRec
       std::string target_key = NumberKey(conv, after.seq);
       batch_.DeleteRange(db_.reactions, KeyPrefix(target_key), KeyPrefixEnd(target_key))
           .PermitUncheckedError();
-      if (!before.media_id.empty()) {
-        batch_.Delete(db_.media_refs, MediaRefKey(before.media_id, conv, after.seq))
-            .PermitUncheckedError();
-        result->released_media.push_back(before.media_id);
-      }
       break;
     }
     case MessageChange::Op::kReact: {
@@ -246,6 +247,16 @@ Result<AppendResult> BatchBuilder::AddPurge(const AppendRequest& request, Staged
   }
   Result<EntryRecord> last = LoadEntry(id, purge.up_to_seq);
   if (!last.ok()) return last.status();
+  std::map<std::string, std::set<uint64_t>> media_seqs;  // media id -> purged messages carrying it
+  for (const PurgedMessage& m : purge.messages) {
+    if (!m.media_id.empty() && ValidId(m.media_id)) media_seqs[m.media_id].insert(m.seq);
+  }
+  std::vector<MediaDrop> drops;  // read before anything is staged
+  for (auto& [media_id, seqs] : media_seqs) {
+    Result<MediaDrop> drop = PlanMediaDrop(id, media_id, std::move(seqs));
+    if (!drop.ok()) return drop.status();
+    drops.push_back(std::move(*drop));
+  }
   std::string end = NumberKey(id, purge.up_to_seq + 1);
   PARLEY_RETURN_IF_ERROR(ScrubRefs(id, KeyPrefix(id), end, purge.up_to_seq));
   // Seqs and versions of a conversation grow together, so both are prefixes.
@@ -257,11 +268,8 @@ Result<AppendResult> BatchBuilder::AddPurge(const AppendRequest& request, Staged
     std::string key = NumberKey(id, m.message_id);
     batch_.Delete(db_.message_index, key).PermitUncheckedError();
     message_index_.erase(key);
-    if (!m.media_id.empty() && ValidId(m.media_id)) {
-      batch_.Delete(db_.media_refs, MediaRefKey(m.media_id, id, m.seq)).PermitUncheckedError();
-      result.released_media.push_back(m.media_id);
-    }
   }
+  for (const MediaDrop& drop : drops) ApplyMediaDrop(id, drop, &result);
   conversation.purged_seq = purge.up_to_seq;
   batch_.Put(db_.conversations, id, EncodeConversation(conversation)).PermitUncheckedError();
   conversations_[id] = conversation;
@@ -312,6 +320,105 @@ Status BatchBuilder::ScrubRefs(const std::string& conv, const std::string& lower
   batch_.DeleteRange(db_.refs, lower, upper).PermitUncheckedError();
   refs_.erase(refs_.lower_bound(lower), refs_.lower_bound(upper));
   return Status::Ok();
+}
+
+Result<BatchBuilder::MediaDrop> BatchBuilder::PlanMediaDrop(const std::string& conv,
+                                                           const std::string& media_id,
+                                                           std::set<uint64_t> seqs) {
+  MediaDrop drop{media_id, std::move(seqs)};
+  // The latest message of conv that still carries the media, if any.
+  std::string prefix = KeyPrefix(PairKey(media_id, conv));
+  uint64_t latest = 0;
+  auto consider = [&](std::string_view key) -> Status {
+    Result<uint64_t> seq = NumberFromKey(key);
+    if (!seq.ok()) return seq.status();
+    if (!drop.seqs.count(*seq)) latest = std::max(latest, *seq);
+    return Status::Ok();
+  };
+  for (auto it = media_messages_.lower_bound(prefix);
+       it != media_messages_.end() && it->first.starts_with(prefix); ++it) {
+    if (it->second) PARLEY_RETURN_IF_ERROR(consider(it->first));
+  }
+  std::string upper = KeyPrefixEnd(PairKey(media_id, conv));
+  rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(options, db_.media_messages));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto staged = media_messages_.find(it->key().ToString());
+    if (staged == media_messages_.end() || staged->second) {
+      PARLEY_RETURN_IF_ERROR(consider(it->key().ToStringView()));
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scan media messages");
+
+  std::string ref_key = PairKey(media_id, conv);
+  std::optional<MediaRefRecord> ref;
+  if (auto staged = media_refs_.find(ref_key); staged != media_refs_.end()) {
+    ref = staged->second;
+  } else if (Result<std::string> value = GetValue(db_, db_.media_refs, ref_key, "media ref");
+             value.ok()) {
+    Result<MediaRefRecord> decoded = DecodeMediaRef(*value);
+    if (!decoded.ok()) return decoded.status();
+    ref = std::move(*decoded);
+  } else if (value.status().code() != Code::kNotFound) {
+    return value.status();
+  }
+  if (latest != 0) {  // readers of that message keep access; later joiners no longer
+    if (ref && ref->seq != latest) {
+      ref->seq = latest;
+      drop.rewrite = std::move(ref);
+    }
+    return drop;
+  }
+  drop.drop_ref = ref.has_value();
+  // Does any other conversation still carry it?
+  std::string media_prefix = KeyPrefix(media_id);
+  for (auto s = media_refs_.lower_bound(media_prefix);
+       s != media_refs_.end() && s->first.starts_with(media_prefix); ++s) {
+    if (s->first != ref_key && s->second) return drop;
+  }
+  std::string media_upper = KeyPrefixEnd(media_id);
+  rocksdb::Slice media_bound(media_upper);
+  options.iterate_upper_bound = &media_bound;
+  std::unique_ptr<rocksdb::Iterator> refs(db_.db->NewIterator(options, db_.media_refs));
+  for (refs->Seek(media_prefix); refs->Valid(); refs->Next()) {
+    std::string key = refs->key().ToString();
+    auto staged = media_refs_.find(key);
+    if (key != ref_key && (staged == media_refs_.end() || staged->second)) return drop;
+  }
+  if (!refs->status().ok()) return FromRocks(refs->status(), "scan media refs");
+  Result<std::string> value = GetValue(db_, db_.media, media_id, "media");
+  if (value.ok()) {
+    Result<MediaRecord> media = DecodeMedia(*value);
+    if (!media.ok()) return media.status();
+    drop.unreferenced_key = UnreferencedMediaKey(media->created_at, media_id);
+  } else if (value.status().code() != Code::kNotFound) {
+    return value.status();
+  }
+  return drop;
+}
+
+void BatchBuilder::ApplyMediaDrop(const std::string& conv, const MediaDrop& drop,
+                                  AppendResult* result) {
+  for (uint64_t seq : drop.seqs) {
+    std::string key = MediaMessageKey(drop.media_id, conv, seq);
+    batch_.Delete(db_.media_messages, key).PermitUncheckedError();
+    media_messages_[std::move(key)] = false;
+  }
+  std::string ref_key = PairKey(drop.media_id, conv);
+  if (drop.rewrite) {
+    batch_.Put(db_.media_refs, ref_key, EncodeMediaRef(*drop.rewrite)).PermitUncheckedError();
+    media_refs_[ref_key] = drop.rewrite;
+  }
+  if (drop.drop_ref) {
+    batch_.Delete(db_.media_refs, ref_key).PermitUncheckedError();
+    media_refs_[ref_key] = std::nullopt;
+  }
+  if (!drop.unreferenced_key.empty()) {  // the media GC deletes it after --media-gc-age
+    batch_.Put(db_.media_unreferenced, drop.unreferenced_key, "").PermitUncheckedError();
+  }
+  if (drop.drop_ref) result->released_media.push_back(drop.media_id);
 }
 
 Result<EntryRecord> BatchBuilder::LoadMessage(const std::string& conv, uint64_t message_id) {

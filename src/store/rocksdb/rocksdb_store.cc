@@ -1,6 +1,7 @@
 #include "store/rocksdb/rocksdb_store.h"
 
 #include <algorithm>
+#include <future>
 #include <limits>
 #include <mutex>
 
@@ -106,6 +107,16 @@ class RocksDbStore final : public Store {
     return Write(db_->mutes, PairKey(user_id, conversation_id), value, "mute");
   }
   Result<bool> IsMuted(std::string_view user_id, std::string_view conversation_id) override;
+  Status PutMedia(const MediaRecord& media) override;
+  Result<MediaRecord> GetMedia(std::string_view media_id) override {
+    if (!ValidId(media_id)) return NotFound("media not found");
+    return GetRecord<MediaRecord>(*db_, db_->media, media_id, "media", DecodeMedia);
+  }
+  Result<std::vector<MediaRefRecord>> ListMediaRefs(std::string_view media_id) override;
+  Result<std::vector<MediaRecord>> ListUnreferencedMedia(int64_t created_before,
+                                                         size_t limit) override;
+  Result<bool> DeleteUnreferencedMedia(std::string_view media_id) override;
+  Result<bool> HasMediaWithSha256(std::string_view sha256) override;
 
   uint64_t CommittedVersion() const override { return committer_.CommittedVersion(); }
   Status Ping() override;
@@ -128,8 +139,14 @@ class RocksDbStore final : public Store {
   std::unique_ptr<RocksDb> db_;  // declared first: outlives the committer
   Committer committer_;
   rocksdb::WriteOptions write_options_;
+  // On the committer thread (RunExclusive).
+  Result<bool> DeleteMediaIfUnreferenced(const std::string& media_id);
+  // Whether any key starts with KeyPrefix(first).
+  Result<bool> AnyWithPrefix(rocksdb::ColumnFamilyHandle* cf, std::string_view first);
+
   std::mutex users_mu_;  // makes CreateUser/UpdateUser check-and-put atomic
   std::mutex devices_mu_;  // makes PutDevice/DeleteDevice (record + address index) atomic
+  std::mutex media_mu_;  // makes PutMedia check-and-put atomic
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
 };
@@ -264,7 +281,7 @@ Result<std::vector<HiddenRecord>> RocksDbStore::ListHidden(std::string_view conv
 Result<bool> RocksDbStore::HasLiveMediaReference(std::string_view media_id) {
   if (!ValidId(media_id)) return false;
   bool found = false;
-  Status s = Scan(db_->media_refs, KeyPrefix(media_id), KeyPrefixEnd(media_id), false,
+  Status s = Scan(db_->media_messages, KeyPrefix(media_id), KeyPrefixEnd(media_id), false,
                   [&](std::string_view, std::string_view) -> Result<bool> {
                     found = true;
                     return false;
@@ -387,6 +404,97 @@ Result<std::vector<EntryRecord>> RocksDbStore::ReadSinceVersion(std::string_view
     out.push_back(std::move(*entry));
   }
   return out;
+}
+
+Status RocksDbStore::PutMedia(const MediaRecord& media) {
+  if (!ValidId(media.media_id) || !ValidId(media.sha256)) return BadRequest("invalid media id");
+  std::lock_guard lock(media_mu_);
+  Result<std::string> existing = GetValue(*db_, db_->media, media.media_id, "media");
+  if (existing.ok()) return Conflict("media id is taken");
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  rocksdb::WriteBatch batch;
+  batch.Put(db_->media, media.media_id, EncodeMedia(media)).PermitUncheckedError();
+  batch.Put(db_->media_unreferenced, UnreferencedMediaKey(media.created_at, media.media_id), "")
+      .PermitUncheckedError();
+  batch.Put(db_->media_blobs, PairKey(media.sha256, media.media_id), "").PermitUncheckedError();
+  rocksdb::Status s = db_->db->Write(write_options_, &batch);
+  return s.ok() ? Status::Ok() : FromRocks(s, "write media");
+}
+
+Result<std::vector<MediaRefRecord>> RocksDbStore::ListMediaRefs(std::string_view media_id) {
+  std::vector<MediaRefRecord> out;
+  if (!ValidId(media_id)) return out;
+  Status s = Scan(db_->media_refs, KeyPrefix(media_id), KeyPrefixEnd(media_id), false,
+                  [&](std::string_view, std::string_view value) -> Result<bool> {
+                    Result<MediaRefRecord> ref = DecodeMediaRef(value);
+                    if (!ref.ok()) return ref.status();
+                    out.push_back(std::move(*ref));
+                    return true;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::vector<MediaRecord>> RocksDbStore::ListUnreferencedMedia(int64_t created_before,
+                                                                     size_t limit) {
+  std::vector<MediaRecord> out;
+  if (limit == 0 || created_before <= 0) return out;
+  std::string upper = EncodeBe64(static_cast<uint64_t>(created_before));
+  Status s = Scan(db_->media_unreferenced, std::string(), upper, false,
+                  [&](std::string_view key, std::string_view) -> Result<bool> {
+                    std::string_view media_id = key.substr(std::min<size_t>(key.size(), 9));
+                    Result<MediaRecord> media = GetMedia(media_id);
+                    if (!media.ok()) return media.status();
+                    out.push_back(std::move(*media));
+                    return out.size() < limit;
+                  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<bool> RocksDbStore::DeleteUnreferencedMedia(std::string_view media_id) {
+  auto result = std::make_shared<std::promise<Result<bool>>>();
+  std::future<Result<bool>> future = result->get_future();
+  bool queued = committer_.RunExclusive([this, result, id = std::string(media_id)] {
+    result->set_value(DeleteMediaIfUnreferenced(id));
+  });
+  if (!queued) return Unavailable("store is closed");
+  return future.get();
+}
+
+Result<bool> RocksDbStore::DeleteMediaIfUnreferenced(const std::string& media_id) {
+  Result<MediaRecord> media = GetMedia(media_id);
+  if (!media.ok()) {
+    if (media.status().code() == Code::kNotFound) return false;
+    return media.status();
+  }
+  Result<bool> referenced = AnyWithPrefix(db_->media_refs, media_id);
+  if (!referenced.ok()) return referenced.status();
+  if (*referenced) return false;
+  rocksdb::WriteBatch batch;
+  batch.Delete(db_->media, media_id).PermitUncheckedError();
+  batch.Delete(db_->media_unreferenced, UnreferencedMediaKey(media->created_at, media_id))
+      .PermitUncheckedError();
+  batch.Delete(db_->media_blobs, PairKey(media->sha256, media_id)).PermitUncheckedError();
+  rocksdb::Status s = db_->db->Write(write_options_, &batch);
+  if (!s.ok()) return FromRocks(s, "delete media");
+  return true;
+}
+
+Result<bool> RocksDbStore::HasMediaWithSha256(std::string_view sha256) {
+  if (!ValidId(sha256)) return false;
+  return AnyWithPrefix(db_->media_blobs, sha256);
+}
+
+Result<bool> RocksDbStore::AnyWithPrefix(rocksdb::ColumnFamilyHandle* cf, std::string_view first) {
+  bool found = false;
+  Status s = Scan(cf, KeyPrefix(first), KeyPrefixEnd(first), false,
+                  [&](std::string_view, std::string_view) -> Result<bool> {
+                    found = true;
+                    return false;
+                  });
+  if (!s.ok()) return s;
+  return found;
 }
 
 Status RocksDbStore::Ping() {
