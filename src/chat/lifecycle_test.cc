@@ -36,9 +36,14 @@ class RecordingPeer final : public gateway::Peer {
   void Close(uint16_t, std::string) override {}
   const std::string& user_id() const override { return user_; }
   const std::string& session_id() const override { return session_; }
+  // The `event` frames received (the post itself may arrive too: acks do not wait for fan-out).
   std::vector<json::object> Frames() {
     std::lock_guard lock(mu_);
-    return frames_;
+    std::vector<json::object> events;
+    for (const auto& f : frames_) {
+      if (f.at("op").as_string() == "event") events.push_back(f);
+    }
+    return events;
   }
 
  private:
@@ -79,6 +84,14 @@ class LifecycleTest : public ::testing::Test {
     relations_ = std::make_unique<Relations>(*store_);
     chat_ = std::make_unique<ChatService>(*store_, directory_, *relations_, clock_, ids_, metrics_,
                                           ChatOptions{});
+    store::MediaRecord media;
+    media.media_id = "media-1";
+    media.sha256 = "sha-1";
+    media.uploader = "bob";
+    ASSERT_TRUE(store_->PutMedia(media).ok());
+    chat_->SetMediaAccess([](const std::string&, const std::string&) {
+      return Result<ChatService::MediaInfo>(ChatService::MediaInfo{});
+    });
     chat_->SetMediaReleasedHook([this](const std::string& media_id) {
       std::lock_guard lock(released_mu_);
       released_.push_back(media_id);

@@ -36,13 +36,18 @@ class StoreLifecycleTest : public StoreTest<Factory> {
 
   std::vector<std::string> MediaRefConversations(const std::string& media_id) {
     std::vector<std::string> out;
-    for (const MediaRefRecord& r : *this->store_->ListMediaRefs(media_id)) {
-      out.push_back(r.conversation_id + "@" + std::to_string(r.seq));
+    auto refs = this->store_->ListMediaRefs(media_id);
+    EXPECT_TRUE(refs.ok());
+    if (refs.ok()) {
+      for (const MediaRefRecord& r : *refs) out.push_back(r.conversation_id + "@" + std::to_string(r.seq));
     }
     return out;
   }
   bool Unreferenced(const std::string& media_id) {
-    for (const MediaRecord& m : *this->store_->ListUnreferencedMedia(INT64_MAX, 100)) {
+    auto list = this->store_->ListUnreferencedMedia(INT64_MAX, 100);
+    EXPECT_TRUE(list.ok());
+    if (!list.ok()) return false;
+    for (const MediaRecord& m : *list) {
       if (m.media_id == media_id) return true;
     }
     return false;
@@ -219,10 +224,10 @@ TYPED_TEST(StoreLifecycleTest, DeleteTombstonesAndScrubsEditsRepliesReactionsAnd
   EXPECT_EQ(this->MediaRefConversations("media-1"),
             std::vector<std::string>{"g@" + std::to_string(other.seq)});
   EXPECT_FALSE(this->Unreferenced("media-1"));
-  Result<AppendResult> last =
+  Result<AppendResult> last_copy =
       this->AppendSync(this->Change("g", "alice", Op::kDelete, other.message_id, "deleted"));
-  ASSERT_TRUE(last.ok());
-  EXPECT_EQ(last->released_media, std::vector<std::string>{"media-1"});
+  ASSERT_TRUE(last_copy.ok());
+  EXPECT_EQ(last_copy->released_media, std::vector<std::string>{"media-1"});
   EXPECT_FALSE(*this->store_->HasLiveMediaReference("media-1"));
   EXPECT_TRUE(this->MediaRefConversations("media-1").empty());
   EXPECT_TRUE(this->Unreferenced("media-1"));

@@ -210,6 +210,30 @@ TEST_F(LifecycleTest, DeleteForEveryoneTombstonesEverywhereIncludingForAnOffline
   EXPECT_EQ(Code(Call(*b, Edit(g, Str(m, "message_id"), "back"))), "not_found");
 }
 
+TEST_F(LifecycleTest, MediaBecomesUnreadableOnceNoLiveMessageCarriesIt) {
+  auto alice = NewUser("alice"), bob = NewUser("bob");
+  std::string g = CreateGroup(http(), alice.token, "team", {bob.id});
+  auto upload = http().Request("POST", "/v1/media", "team secret", alice.token,
+                               {{"Content-Type", "text/plain"}});
+  ASSERT_EQ(upload.status, 201) << upload.Describe();
+  std::string media = Str(upload.object(), "media_id");
+  auto a = ConnectReady(port(), alice.token);
+  std::vector<std::string> ids;
+  for (const char* caption : {"first copy", "second copy"}) {
+    auto ack = Call(*a, {{"op", "send"}, {"conversation_id", g}, {"type", "file"},
+                         {"content", caption}, {"media_id", media}});
+    ASSERT_EQ(Op(ack), "ack") << Dump(ack);
+    ids.push_back(Str(ack, "message_id"));
+  }
+  auto download = [&](const User& u) { return http().Get("/v1/media/" + media, u.token).status; };
+  EXPECT_EQ(download(bob), 200);
+  ASSERT_EQ(Op(Call(*a, Delete(g, ids[0], "everyone"))), "ack");
+  EXPECT_EQ(download(bob), 200);  // the second message still carries it
+  ASSERT_EQ(Op(Call(*a, Delete(g, ids[1], "everyone"))), "ack");
+  EXPECT_EQ(download(bob), 404);  // no live message does
+  EXPECT_FALSE(HistoryItem(bob, g, ids[1]).contains("media_id"));
+}
+
 TEST_F(LifecycleTest, OnlySendersAndGroupAdminsDelete) {
   auto alice = NewUser("alice"), bob = NewUser("bob"), carol = NewUser("carol");
   std::string g = CreateGroup(http(), alice.token, "team", {bob.id, carol.id});

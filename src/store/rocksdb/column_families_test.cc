@@ -70,6 +70,10 @@ TEST_F(ColumnFamiliesTest, OpeningAStoreFromBeforeTheMessageIndexBuildsIt) {
                      .content = "old",
                      .media_id = "m1"};
     request.create_if_missing = ConversationRecord{};
+    MediaRecord media;
+    media.media_id = "m1";
+    media.sha256 = "aa";
+    ASSERT_TRUE((*store)->PutMedia(media).ok());
     std::promise<Result<AppendResult>> done;
     (*store)->Append(request, [&](Result<AppendResult> r) { done.set_value(r); });
     ASSERT_TRUE(done.get_future().get().ok());

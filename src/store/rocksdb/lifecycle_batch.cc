@@ -73,7 +73,7 @@ Status BatchBuilder::StageMessage(Staged* staged) {
 
 Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Staged staged) {
   const MessageChange& change = *request.change;
-  const std::string& conv = staged.conversation.conversation_id;
+  const std::string conv = staged.conversation.conversation_id;  // a copy: staged moves below
   if (staged.created) return NotFound(kNoSuchMessage);
   MemberRecord actor;  // kCounts comes from the server: no actor
   if (change.op != MessageChange::Op::kCounts) {
