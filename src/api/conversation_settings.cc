@@ -99,12 +99,11 @@ void ApiService::PutConversationSettings(HttpCall call) {
 void ApiService::SetDisappearAfter(HttpCall call, int64_t seconds,
                                    std::function<void(HttpCall call, uint64_t seq)> then) {
   auto shared = std::make_shared<HttpCall>(std::move(call));
-  lifecycle_.SetDisappearAfter(
-      shared->user_id, shared->params.at("id"), seconds,
-      [shared, then = std::move(then)](Result<chat::SettingsResult> r) {
-        if (!r.ok()) return shared->respond(ErrorResponse(r.status()));
-        then(std::move(*shared), r->seq);
-      });
+  lifecycle_.SetDisappearAfter(shared->user_id, shared->params.at("id"), seconds,
+                               [shared, then = std::move(then)](Result<chat::SettingsResult> r) {
+                                 if (!r.ok()) return shared->respond(ErrorResponse(r.status()));
+                                 then(std::move(*shared), r->seq);
+                               });
 }
 
 }  // namespace parley::api

@@ -39,7 +39,9 @@ class StoreLifecycleTest : public StoreTest<Factory> {
     auto refs = this->store_->ListMediaRefs(media_id);
     EXPECT_TRUE(refs.ok());
     if (refs.ok()) {
-      for (const MediaRefRecord& r : *refs) out.push_back(r.conversation_id + "@" + std::to_string(r.seq));
+      for (const MediaRefRecord& r : *refs) {
+        out.push_back(r.conversation_id + "@" + std::to_string(r.seq));
+      }
     }
     return out;
   }

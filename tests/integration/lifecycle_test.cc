@@ -220,8 +220,11 @@ TEST_F(LifecycleTest, MediaBecomesUnreadableOnceNoLiveMessageCarriesIt) {
   auto a = ConnectReady(port(), alice.token);
   std::vector<std::string> ids;
   for (const char* caption : {"first copy", "second copy"}) {
-    auto ack = Call(*a, {{"op", "send"}, {"conversation_id", g}, {"type", "file"},
-                         {"content", caption}, {"media_id", media}});
+    auto ack = Call(*a, {{"op", "send"},
+                         {"conversation_id", g},
+                         {"type", "file"},
+                         {"content", caption},
+                         {"media_id", media}});
     ASSERT_EQ(Op(ack), "ack") << Dump(ack);
     ids.push_back(Str(ack, "message_id"));
   }

@@ -323,8 +323,8 @@ Status BatchBuilder::ScrubRefs(const std::string& conv, const std::string& lower
 }
 
 Result<BatchBuilder::MediaDrop> BatchBuilder::PlanMediaDrop(const std::string& conv,
-                                                           const std::string& media_id,
-                                                           std::set<uint64_t> seqs) {
+                                                            const std::string& media_id,
+                                                            std::set<uint64_t> seqs) {
   MediaDrop drop{media_id, std::move(seqs)};
   // The latest message of conv that still carries the media, if any.
   std::string prefix = KeyPrefix(PairKey(media_id, conv));
