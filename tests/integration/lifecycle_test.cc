@@ -432,7 +432,20 @@ TEST_F(LifecycleTest, DisappearingSettingIsAnEventAndNeedsTheRightRole) {
   EXPECT_EQ(PutSettings(g, R"({"disappear_after_s":999999999})", alice.token).status, 400);
   EXPECT_EQ(PutSettings(g, R"({})", alice.token).status, 400);
   EXPECT_EQ(PutSettings(g, "not json", alice.token).status, 400);
-  EXPECT_EQ(http().Get("/v1/conversations/" + g + "/settings", alice.token).status, 405);
+  auto got = http().Get("/v1/conversations/" + g + "/settings", bob.token);
+  ASSERT_EQ(got.status, 200) << got.Describe();
+  EXPECT_EQ(Int(got.object(), "disappear_after_s"), 60);
+  // With `muted` in the same body: a refused timer changes neither.
+  EXPECT_EQ(PutSettings(g, R"({"muted":true,"disappear_after_s":5})", bob.token).status, 403);
+  EXPECT_EQ(http().Get("/v1/conversations/" + g + "/settings", bob.token).object().at("muted"),
+            json::value(false));
+  auto both = PutSettings(g, R"({"muted":true,"disappear_after_s":120})", alice.token);
+  ASSERT_EQ(both.status, 200) << both.Describe();
+  EXPECT_EQ(both.object().at("muted"), json::value(true));
+  EXPECT_EQ(Int(both.object(), "disappear_after_s"), 120);
+  EXPECT_GT(Int(both.object(), "seq"), 0);
+  EXPECT_EQ(http().Request("DELETE", "/v1/conversations/" + g + "/settings", "", alice.token).status,
+            405);
 }
 
 TEST_F(LifecycleTest, BadInputGetsClearErrorsAndTheConnectionStaysOpen) {
