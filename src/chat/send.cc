@@ -145,7 +145,9 @@ Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& requ
   if (cache_.Get(out.conversation_id)) return out;
   auto existing = store_.GetConversation(out.conversation_id);
   if (existing.ok()) {
-    cache_.Put(out.conversation_id, ConversationInfo{.kind = store::ConversationKind::kDirect});
+    ConversationInfo direct;
+    direct.kind = store::ConversationKind::kDirect;
+    cache_.Put(out.conversation_id, std::move(direct));
     return out;
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
