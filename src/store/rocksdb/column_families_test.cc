@@ -63,12 +63,12 @@ TEST_F(ColumnFamiliesTest, OpeningAStoreFromBeforeTheMessageIndexBuildsIt) {
     Result<StorePtr> store = OpenRocksDbStore(dir_, {});
     ASSERT_TRUE(store.ok());
     AppendRequest request;
-    request.entry = {.conversation_id = "c",
-                     .ts = 1,
-                     .message_id = 77,
-                     .sender = "alice",
-                     .content = "old",
-                     .media_id = "m1"};
+    request.entry.conversation_id = "c";
+    request.entry.ts = 1;
+    request.entry.message_id = 77;
+    request.entry.sender = "alice";
+    request.entry.content = "old";
+    request.entry.media_id = "m1";
     request.create_if_missing = ConversationRecord{};
     MediaRecord media;
     media.media_id = "m1";

@@ -325,7 +325,9 @@ Status BatchBuilder::ScrubRefs(const std::string& conv, const std::string& lower
 Result<BatchBuilder::MediaDrop> BatchBuilder::PlanMediaDrop(const std::string& conv,
                                                             const std::string& media_id,
                                                             std::set<uint64_t> seqs) {
-  MediaDrop drop{media_id, std::move(seqs)};
+  MediaDrop drop;
+  drop.media_id = media_id;
+  drop.seqs = std::move(seqs);
   // The latest message of conv that still carries the media, if any.
   std::string prefix = KeyPrefix(PairKey(media_id, conv));
   uint64_t latest = 0;
