@@ -6,7 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh parley-server
+# The defaults (127.0.0.1:8080, ./data) unless the arguments say otherwise.
+listen=127.0.0.1:8080
+defaults=(--data-dir ./data)
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --listen) listen="${args[i + 1]:-$listen}" ;;
+    --listen=*) listen="${args[i]#--listen=}" ;;
+    --data-dir | --data-dir=*) defaults=() ;;
+  esac
+done
 echo
-echo "Parley is starting. Web client: http://127.0.0.1:8080/  (Ctrl-C stops it)"
+echo "Parley is starting. Web client: http://${listen}/  (Ctrl-C stops it)"
 echo
-exec build/src/app/parley-server --data-dir ./data "$@"
+exec build/src/app/parley-server "${defaults[@]}" "$@"
