@@ -60,6 +60,8 @@ test('create a group, add and remove members, and chat in it', async () => {
   const info = a.getByRole('dialog', { name: 'Weekend trip' });
   await info.waitFor();
   await a.getByTestId('member-item').nth(1).waitFor();
+  // The list shows the cached members at once and their roles when GET /v1/groups/{id} answers.
+  await a.locator('[data-testid=member-item][data-user-id=alice][data-role=admin]').waitFor({ timeout: WAIT_MS });
   assert.deepEqual(await members(a), ['alice:admin', 'bob:member']);
   await info.getByLabel('Add member (user id)').fill('carol');
   await info.getByRole('button', { name: 'Add', exact: true }).click();
