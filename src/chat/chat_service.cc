@@ -102,4 +102,15 @@ Result<uint64_t> ChatService::ParseCursor(std::string_view cursor) {
 
 std::string ChatService::FormatCursor(uint64_t version) { return std::to_string(version); }
 
+store::AppendRequest EventRequest(std::string conversation_id, std::string actor, std::string kind,
+                                  int64_t ts) {
+  store::AppendRequest r;
+  r.entry.conversation_id = std::move(conversation_id);
+  r.entry.is_event = true;
+  r.entry.kind = std::move(kind);
+  r.entry.actor = std::move(actor);
+  r.entry.ts = ts;
+  return r;
+}
+
 }  // namespace parley::chat

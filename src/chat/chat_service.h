@@ -32,6 +32,11 @@
 
 namespace parley::chat {
 
+// An event entry (membership, settings, reaction counts) of `conversation_id`,
+// ready to append; `actor` may be empty.
+store::AppendRequest EventRequest(std::string conversation_id, std::string actor, std::string kind,
+                                  int64_t ts);
+
 struct ChatOptions {
   double send_rate = 100;   // messages per second per user
   double send_burst = 200;

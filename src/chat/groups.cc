@@ -19,17 +19,6 @@ uint32_t GroupService::CapFor(store::ConversationKind kind) const {
                                                    : options_.max_group_members;
 }
 
-store::AppendRequest GroupService::EventRequest(const std::string& conversation_id,
-                                                const std::string& actor, std::string kind) {
-  store::AppendRequest r;
-  r.entry.conversation_id = conversation_id;
-  r.entry.is_event = true;
-  r.entry.kind = std::move(kind);
-  r.entry.actor = actor;
-  r.entry.ts = clock_.NowMs();
-  return r;
-}
-
 void GroupService::AppendEvent(store::AppendRequest request, Done done) {
   std::vector<std::string> also_to = request.remove_members;
   chat_.AppendEvent(std::move(request), std::move(also_to),
@@ -76,7 +65,7 @@ void GroupService::Create(CreateGroupRequest req, std::function<void(Result<std:
     }
     bool channel = req.kind == store::ConversationKind::kChannel;
     std::string id = (channel ? "c:" : "g:") + std::to_string(ids_.Next());
-    auto r = EventRequest(id, req.creator, "created");
+    auto r = EventRequest(id, req.creator, "created", clock_.NowMs());
     r.entry.name = req.name;
     store::ConversationRecord record;
     record.conversation_id = id;
@@ -142,7 +131,7 @@ void GroupService::Update(std::string actor, std::string conversation_id,
     if (posting && c->kind != store::ConversationKind::kChannel) {
       return done(BadRequest("posting applies to channels only"));
     }
-    auto r = EventRequest(conversation_id, actor, "renamed");
+    auto r = EventRequest(conversation_id, actor, "renamed", clock_.NowMs());
     r.require_admin = actor;
     r.entry.name = name.value_or(c->name);
     r.entry.posting = posting.value_or("");
@@ -168,7 +157,7 @@ void GroupService::SetRole(std::string actor, std::string conversation_id, std::
       if (!admins.ok()) return done(admins.status());
       if (*admins <= 1) return done(Conflict("a group needs an admin: promote another member first"));
     }
-    auto r = EventRequest(conversation_id, actor, "role_changed");
+    auto r = EventRequest(conversation_id, actor, "role_changed", clock_.NowMs());
     r.require_admin = actor;
     r.entry.user_id = user_id;
     r.entry.role = std::string(store::RoleName(role));
@@ -210,7 +199,7 @@ void GroupService::AddMember(std::string actor, std::string conversation_id, std
       if (me->role != store::Role::kAdmin) return done(Forbidden("only admins add members"));
       return done(MemberChangeResult{conversation_id, 0});
     }
-    auto r = EventRequest(conversation_id, actor, "member_added");
+    auto r = EventRequest(conversation_id, actor, "member_added", clock_.NowMs());
     r.require_admin = actor;
     r.entry.user_id = *id;
     store::MemberRecord m;
@@ -234,7 +223,8 @@ void GroupService::RemoveMember(std::string actor, std::string conversation_id,
     auto target = id.ok() ? store_.GetMember(conversation_id, *id) : Result<store::MemberRecord>(id.status());
     if (!target.ok() || !target->current()) return done(NotFound("not a member: " + user_id));
     bool leaving = *id == actor;
-    auto r = EventRequest(conversation_id, actor, leaving ? "member_left" : "member_removed");
+    auto r = EventRequest(conversation_id, actor, leaving ? "member_left" : "member_removed",
+                          clock_.NowMs());
     if (leaving) {
       r.require_member = actor;
     } else {

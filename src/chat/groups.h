@@ -55,8 +55,6 @@ class GroupService {
  private:
   using Done = std::function<void(Result<MemberChangeResult>)>;
   Result<store::ConversationRecord> GroupRecord(const std::string& conversation_id);
-  store::AppendRequest EventRequest(const std::string& conversation_id, const std::string& actor,
-                                    std::string kind);
   void AppendEvent(store::AppendRequest request, Done done);
   uint32_t CapFor(store::ConversationKind kind) const;
   Result<size_t> CountAdmins(const std::string& conversation_id);

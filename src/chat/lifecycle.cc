@@ -138,12 +138,8 @@ void LifecycleService::SetDisappearAfter(std::string user_id, std::string conver
                                      done = std::move(done)]() mutable {
     auto known = chat_.KnownConversation(conversation_id);
     if (!known.ok()) return done(known.status());
-    store::AppendRequest r;
-    r.entry.conversation_id = conversation_id;
-    r.entry.is_event = true;
-    r.entry.kind = "settings_changed";
-    r.entry.actor = user_id;
-    r.entry.ts = clock_.NowMs();
+    store::AppendRequest r =
+        EventRequest(conversation_id, user_id, "settings_changed", clock_.NowMs());
     r.entry.disappear_after_s = seconds;
     r.require_member = user_id;
     if (known->kind != store::ConversationKind::kDirect) r.require_admin = user_id;
@@ -165,12 +161,8 @@ void LifecycleService::FlushReactions() {
     batch.swap(dirty_);
   }
   for (const auto& [conversation_id, message_id] : batch) {
-    store::AppendRequest r;
-    r.entry.conversation_id = conversation_id;
-    r.entry.is_event = true;
-    r.entry.kind = "reactions";
+    store::AppendRequest r = EventRequest(conversation_id, "", "reactions", clock_.NowMs());
     r.entry.message_id = message_id;
-    r.entry.ts = clock_.NowMs();
     store::MessageChange change;
     change.op = Op::kCounts;  // the store fills in the counts as of the commit
     change.message_id = message_id;
