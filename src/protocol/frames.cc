@@ -19,15 +19,18 @@ bool IsMediaType(std::string_view type) {
   return type == "image" || type == "file" || type == "audio" || type == "video";
 }
 
+// Content bounds are too_large (413), unlike malformed fields (400).
+Status CheckSize(std::string_view key, const std::string& value, size_t max_bytes) {
+  if (value.size() <= max_bytes) return Status::Ok();
+  return TooLarge(std::string(key) + " is longer than " + std::to_string(max_bytes) + " bytes");
+}
 
 Result<ClientFrameBody> DecodeSend(const json::object& o, const Limits& limits) {
   SendFrame f;
   PARLEY_RETURN_IF_ERROR(MoveInto(f.to, GetString(o, "to", false, 64)));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.conversation_id, GetString(o, "conversation_id", false, kMaxIdLen)));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.content, GetString(o, "content", false, SIZE_MAX)));
-  if (f.content.size() > limits.max_text_bytes) {
-    return TooLarge("content is longer than " + std::to_string(limits.max_text_bytes) + " bytes");
-  }
+  PARLEY_RETURN_IF_ERROR(CheckSize("content", f.content, limits.max_text_bytes));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.type, GetString(o, "type", false, kMaxTypeLen, "text")));
   PARLEY_RETURN_IF_ERROR(
       MoveInto(f.client_msg_id, GetString(o, "client_msg_id", true, limits.max_client_msg_id)));
@@ -116,9 +119,7 @@ Result<ClientFrameBody> DecodeEdit(const json::object& o, const Limits& limits) 
   EditFrame f;
   PARLEY_RETURN_IF_ERROR(DecodeTarget(o, limits, f.conversation_id, f.message_id, f.client_msg_id));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.content, GetString(o, "content", true, SIZE_MAX)));
-  if (f.content.size() > limits.max_text_bytes) {
-    return TooLarge("content is longer than " + std::to_string(limits.max_text_bytes) + " bytes");
-  }
+  PARLEY_RETURN_IF_ERROR(CheckSize("content", f.content, limits.max_text_bytes));
   if (f.content.empty())
     return BadRequest("content must not be empty (delete the message instead)");
   return ClientFrameBody(std::move(f));
@@ -138,9 +139,7 @@ Result<ClientFrameBody> DecodeReact(const json::object& o, const Limits& limits)
   ReactFrame f;
   PARLEY_RETURN_IF_ERROR(DecodeTarget(o, limits, f.conversation_id, f.message_id, f.client_msg_id));
   PARLEY_RETURN_IF_ERROR(MoveInto(f.emoji, GetString(o, "emoji", true, SIZE_MAX)));
-  if (f.emoji.size() > limits.max_emoji_bytes) {
-    return TooLarge("emoji is longer than " + std::to_string(limits.max_emoji_bytes) + " bytes");
-  }
+  PARLEY_RETURN_IF_ERROR(CheckSize("emoji", f.emoji, limits.max_emoji_bytes));
   // JSON strings are valid UTF-8 already; a reaction has no spaces or control characters.
   for (unsigned char c : f.emoji) {
     if (c <= 0x20 || c == 0x7f)
