@@ -73,61 +73,23 @@ PresenceState LocalPresence::Get(const std::string& user_id) {
 
 void LocalPresence::Subscribe(const gateway::PeerPtr& subscriber,
                               const std::vector<std::string>& users) {
-  std::lock_guard lock(mu_);
-  auto& watched = watching_[subscriber.get()];
-  for (const std::string& u : users) {
-    watched.insert(u);
-    subscribers_[u][subscriber.get()] = subscriber;
-  }
+  index_.Add(subscriber, users);
 }
 
 void LocalPresence::Unsubscribe(const gateway::Peer& subscriber,
                                 const std::vector<std::string>& users) {
-  std::lock_guard lock(mu_);
-  auto w = watching_.find(&subscriber);
-  for (const std::string& u : users) {
-    if (w != watching_.end()) w->second.erase(u);
-    auto s = subscribers_.find(u);
-    if (s == subscribers_.end()) continue;
-    s->second.erase(&subscriber);
-    if (s->second.empty()) subscribers_.erase(s);
-  }
-  if (w != watching_.end() && w->second.empty()) watching_.erase(w);
+  index_.Remove(subscriber, users);
 }
 
-void LocalPresence::DropSubscriber(const gateway::Peer& subscriber) {
-  std::vector<std::string> users;
-  {
-    std::lock_guard lock(mu_);
-    auto w = watching_.find(&subscriber);
-    if (w == watching_.end()) return;
-    users.assign(w->second.begin(), w->second.end());
-  }
-  Unsubscribe(subscriber, users);
-}
+void LocalPresence::DropSubscriber(const gateway::Peer& subscriber) { index_.RemoveAll(subscriber); }
 
 size_t LocalPresence::SubscriptionCount(const gateway::Peer& subscriber) {
-  std::lock_guard lock(mu_);
-  auto w = watching_.find(&subscriber);
-  return w == watching_.end() ? 0 : w->second.size();
+  return index_.Count(subscriber);
 }
 
 void LocalPresence::Publish(const PresenceState& state) {
-  std::vector<gateway::PeerPtr> targets;
-  {
-    std::lock_guard lock(mu_);
-    auto s = subscribers_.find(state.user_id);
-    if (s == subscribers_.end()) return;
-    for (auto& [ptr, weak] : s->second) {
-      if (auto p = weak.lock()) targets.push_back(std::move(p));
-    }
-  }
-  auto frame = std::make_shared<const std::string>(PresenceFrame(state));
-  for (const auto& peer : targets) {
-    if (hooks_.visible_to && !hooks_.visible_to(state.user_id, peer->user_id())) continue;
-    peer->Send(frame, 0);
-    changes_pushed_.Inc();
-  }
+  index_.Deliver(state.user_id, std::make_shared<const std::string>(PresenceFrame(state)), hooks_,
+                 changes_pushed_);
 }
 
 }  // namespace parley::presence

@@ -1,16 +1,15 @@
-// Presence of a single node, in memory: two indexes like Redis pub/sub
-// (watched user → subscribers, subscriber → watched users).
+// Presence of a single node, in memory.
 #pragma once
 
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/scheduler.h"
 #include "presence/presence.h"
+#include "presence/subscriber_index.h"
 
 namespace parley::presence {
 
@@ -46,9 +45,7 @@ class LocalPresence final : public Presence {
   Counter& changes_pushed_;
   std::mutex mu_;
   std::unordered_map<std::string, UserState> users_;  // guarded by mu_
-  std::unordered_map<std::string, std::unordered_map<const gateway::Peer*, std::weak_ptr<gateway::Peer>>>
-      subscribers_;                                                            // guarded by mu_
-  std::unordered_map<const gateway::Peer*, std::unordered_set<std::string>> watching_;  // guarded
+  SubscriberIndex index_;
 };
 
 }  // namespace parley::presence
