@@ -149,6 +149,9 @@ void ApiService::GetReady(HttpCall call) {
   chat_.RunBlocking([this, call = std::move(call)] {
     Status s = store_.Ping();
     if (!s.ok()) return call.respond(ErrorResponse(Unavailable("store: " + s.message())));
+    if (s = presence_.Ping(); !s.ok()) {
+      return call.respond(ErrorResponse(Unavailable("presence: " + s.message())));
+    }
     call.respond(JsonResponse(200, R"({"status":"ready"})"));
   });
 }

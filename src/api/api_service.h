@@ -126,6 +126,9 @@ class ApiService final : public gateway::Service {
                          std::function<void(HttpCall call, uint64_t seq)> then);
   void RespondConversationSettings(const HttpCall& call, uint64_t seq = 0);
   // The presence of `users` if `viewer` may see every one of them.
+  // The normalized ids, if the viewer may see the presence of every one of them.
+  Result<std::vector<std::string>> PresenceVisibleUsers(const std::string& viewer,
+                                                        const std::vector<std::string>& users);
   Result<std::vector<presence::PresenceState>> VisiblePresence(const std::string& viewer,
                                                                const std::vector<std::string>& users);
   void GetStatic(HttpCall call);

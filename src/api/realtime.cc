@@ -45,26 +45,34 @@ void ApiService::OnRealtime(const std::shared_ptr<ClientSession>& s, std::string
                                       " presence subscriptions per session"))),
                      0);
     }
-    auto states = VisiblePresence(s->user_id(), f.users);
-    if (!states.ok()) return s->Send(Shared(protocol::ErrorFrame(id, states.status())), 0);
-    std::vector<std::string> users;
-    for (const auto& st : *states) users.push_back(st.user_id);
-    presence_.Subscribe(s, users);
-    for (const auto& st : *states) s->Send(Shared(presence::PresenceFrame(st)), 0);
+    auto users = PresenceVisibleUsers(s->user_id(), f.users);
+    if (!users.ok()) return s->Send(Shared(protocol::ErrorFrame(id, users.status())), 0);
+    // Subscribed first, then read: a change in between arrives as a frame, never lost.
+    presence_.Subscribe(s, *users);
+    for (const auto& u : *users) s->Send(Shared(presence::PresenceFrame(presence_.Get(u))), 0);
   });
 }
 
-Result<std::vector<presence::PresenceState>> ApiService::VisiblePresence(
+Result<std::vector<std::string>> ApiService::PresenceVisibleUsers(
     const std::string& viewer, const std::vector<std::string>& users) {
-  std::vector<presence::PresenceState> out;
+  std::vector<std::string> out;
   for (const std::string& raw : users) {
     auto user = NormalizeUserId(raw);
     // One answer for strangers, unknown users and those who blocked the viewer.
     if (!user.ok() || !relations_.MaySee(viewer, *user)) {
       return Forbidden("you may only see the presence of people you share a conversation with");
     }
-    out.push_back(presence_.Get(*user));
+    out.push_back(*user);
   }
+  return out;
+}
+
+Result<std::vector<presence::PresenceState>> ApiService::VisiblePresence(
+    const std::string& viewer, const std::vector<std::string>& users) {
+  auto visible = PresenceVisibleUsers(viewer, users);
+  if (!visible.ok()) return visible.status();
+  std::vector<presence::PresenceState> out;
+  for (const std::string& user : *visible) out.push_back(presence_.Get(user));
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include "cluster/redis_client.h"
+
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
@@ -120,6 +122,17 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--presence-grace-ms", c.presence_grace_ms,
                  "A user whose last session closed stays online this long (quick reconnects do not flap)")
       ->check(CLI::Range(0, 600'000))->capture_default_str();
+  app.add_option("--redis", c.redis,
+                 "Redis for presence shared by several nodes: redis://[:password@]host[:port][/db], "
+                 "comma-separated to shard over several servers (empty: presence in this process)")
+      ->check([](const std::string& urls) {
+        auto parsed = cluster::ParseRedisUrls(urls);
+        return parsed.ok() ? std::string() : parsed.status().message();
+      });
+  app.add_option("--presence-ttl-ms", c.presence_ttl_ms,
+                 "With --redis: a node refreshes its users every third of this; the users of a node "
+                 "that stops refreshing (crashed, cut off) go offline after it")
+      ->check(CLI::Range(int64_t{300}, int64_t{3'600'000}))->capture_default_str();
   app.add_option("--edit-window", c.edit_window_s, "Seconds a sender may edit a message")
       ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600))->capture_default_str();
   app.add_option("--delete-window", c.delete_window_s,

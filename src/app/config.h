@@ -39,6 +39,8 @@ struct ServerConfig {
   size_t sparse_fanout_min_members = 1000;
   size_t typing_fanout_limit = 50;
   int64_t presence_grace_ms = 5000;
+  std::string redis;              // comma-separated redis:// URLs; empty: in-process presence
+  int64_t presence_ttl_ms = 30'000;  // with Redis: a crashed node's users go offline within this
   int64_t edit_window_s = 48LL * 3600;
   int64_t delete_window_s = 48LL * 3600;
   int64_t reaction_flush_ms = 1000;

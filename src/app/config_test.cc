@@ -33,6 +33,23 @@ TEST(ConfigTest, FlagsOverride) {
   EXPECT_EQ(c->config.node_id, 7);
 }
 
+TEST(ConfigTest, RedisFlags) {
+  auto defaults = Parse({});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.redis, "");
+  EXPECT_EQ(defaults->config.presence_ttl_ms, 30'000);
+  auto c = Parse({"--redis", "redis://a:7000,redis://b", "--presence-ttl-ms", "5000"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.redis, "redis://a:7000,redis://b");
+  EXPECT_EQ(c->config.presence_ttl_ms, 5000);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--redis", "a:7000"},
+                                       {"--redis", "redis://a,http://b"},
+                                       {"--presence-ttl-ms", "10"}}) {
+    auto r = Parse(bad);
+    EXPECT_FALSE(r.ok()) << bad[0] << " " << bad[1];
+  }
+}
+
 TEST(ConfigTest, MediaFlags) {
   auto defaults = Parse({});
   ASSERT_TRUE(defaults.ok());

@@ -18,6 +18,7 @@
 #include "chat/typing.h"
 #include "common/scheduler.h"
 #include "presence/local_presence.h"
+#include "presence/redis_presence.h"
 #include "push/push.h"
 #include "common/logging.h"
 #include "directory/session_directory.h"
@@ -124,8 +125,24 @@ int Serve(const ServerConfig& c) {
   auto run_blocking = [&chat](std::function<void()> task) { chat.RunBlocking(std::move(task)); };
   chat::TypingService typing(**store, directory, relations, clock, timers, run_blocking, metrics,
                              {.fanout_limit = c.typing_fanout_limit});
-  presence::LocalPresence presence(clock, timers, run_blocking, PresenceHooks(**store, relations),
-                                   c.presence_grace_ms, metrics);
+  std::unique_ptr<presence::Presence> presence_owner;
+  presence::RedisPresence* redis_presence = nullptr;
+  std::string node_name = "node-" + std::to_string(c.node_id);
+  if (c.redis.empty()) {
+    presence_owner = std::make_unique<presence::LocalPresence>(
+        clock, timers, run_blocking, PresenceHooks(**store, relations), c.presence_grace_ms, metrics);
+  } else {
+    auto shards = cluster::ParseRedisUrls(c.redis).value();  // checked by the config
+    auto redis = std::make_unique<presence::RedisPresence>(
+        clock, timers, PresenceHooks(**store, relations), metrics, std::move(shards),
+        presence::RedisPresenceOptions{.node_id = node_name,
+                                       .grace_ms = c.presence_grace_ms,
+                                       .ttl_ms = c.presence_ttl_ms});
+    redis_presence = redis.get();
+    redis->Start();
+    presence_owner = std::move(redis);
+  }
+  presence::Presence& presence = *presence_owner;
   chat::LifecycleService lifecycle(**store, chat, directory, clock, timers,
                                    {.edit_window_ms = c.edit_window_s * 1000,
                                     .delete_window_ms = c.delete_window_s * 1000,
@@ -154,7 +171,6 @@ int Serve(const ServerConfig& c) {
   }
   lifecycle.SetTimerHook([&retention](const std::string& id) { retention.Watch(id); });
   retention.Start();
-  std::string node_name = "node-" + std::to_string(c.node_id);
   protocol::Limits limits;
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
@@ -176,13 +192,14 @@ int Serve(const ServerConfig& c) {
     spdlog::critical("event=listen_failed error=\"{}\"", bound.status().ToString());
     return 1;
   }
-  spdlog::info("event=listening address={} node={} store=rocksdb data_dir={} durability={}", *bound,
-               node_name, c.data_dir, c.durability);
+  spdlog::info("event=listening address={} node={} store=rocksdb data_dir={} durability={} presence={}",
+               *bound, node_name, c.data_dir, c.durability, c.redis.empty() ? "local" : "redis");
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("event=shutting_down signal={}", signal_number);
   gateway.StopAccepting();  // sockets closed with 1001
+  if (redis_presence != nullptr) redis_presence->Stop();  // our users leave Redis now, not at TTL
   retention.Stop();         // after the purge in progress
   lifecycle.Stop();         // pending channel reaction counts appended
   receipts.Stop();          // pending watermarks written

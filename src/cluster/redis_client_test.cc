@@ -10,21 +10,12 @@
 #include "cluster/redis_shards.h"
 #include "cluster/redis_subscriber.h"
 #include "cluster/testing/redis_process.h"
+#include "common/eventually.h"
 
 namespace parley::cluster {
 namespace {
 
 using testing::RedisProcess;
-
-template <typename F>
-bool Eventually(F condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
 
 RedisAddress AddressOf(const RedisProcess& redis) {
   return RedisAddress::Parse(redis.url()).value();

@@ -54,6 +54,12 @@ void RedisSubscriber::Unsubscribe(const std::string& channel) {
   Wake();
 }
 
+bool RedisSubscriber::WaitSubscribed(const std::string& channel) {
+  std::unique_lock lock(mu_);
+  return confirmed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms_),
+                                [&] { return confirmed_.contains(channel); });
+}
+
 void RedisSubscriber::Wake() {
   uint64_t one = 1;
   [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof one);
@@ -133,10 +139,20 @@ bool RedisSubscriber::ReadMessages() {
     RedisReply reply = ConvertReply(raw);
     freeReplyObject(raw);
     raw = nullptr;
-    // ["message", channel, payload]; (un)subscribe confirmations are ignored.
-    if (reply.type == RedisReply::Type::kArray && reply.elements.size() == 3 &&
-        reply.elements[0].str == "message") {
-      on_message_(reply.elements[1].str, reply.elements[2].str);
+    // ["message", channel, payload] or ["subscribe" | "unsubscribe", channel, count].
+    if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 3) continue;
+    const std::string& kind = reply.elements[0].str;
+    const std::string& channel = reply.elements[1].str;
+    if (kind == "message") {
+      on_message_(channel, reply.elements[2].str);
+    } else if (kind == "subscribe" || kind == "unsubscribe") {
+      std::lock_guard lock(mu_);
+      if (kind == "subscribe") {
+        confirmed_.insert(channel);
+      } else {
+        confirmed_.erase(channel);
+      }
+      confirmed_cv_.notify_all();
     }
   }
   return true;
@@ -144,6 +160,10 @@ bool RedisSubscriber::ReadMessages() {
 
 void RedisSubscriber::Disconnect() {
   connected_ = false;
+  {
+    std::lock_guard lock(mu_);
+    confirmed_.clear();
+  }
   if (context_ != nullptr) redisFree(context_);
   context_ = nullptr;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -31,6 +32,9 @@ class RedisSubscriber {
   void Stop();
   void Subscribe(const std::string& channel);
   void Unsubscribe(const std::string& channel);
+  // Waits (up to the timeout) until Redis has confirmed the subscription, so
+  // that what is published from now on reaches us. False if it has not.
+  bool WaitSubscribed(const std::string& channel);
   bool connected() const { return connected_.load(); }
 
  private:
@@ -52,7 +56,9 @@ class RedisSubscriber {
   std::atomic<bool> connected_{false};
   redisContext* context_ = nullptr;  // subscriber thread only
   std::mutex mu_;
+  std::condition_variable confirmed_cv_;
   std::set<std::string> channels_;                        // guarded by mu_
+  std::set<std::string> confirmed_;                       // guarded by mu_: Redis said so
   std::vector<std::pair<bool, std::string>> pending_;      // guarded by mu_: (subscribe?, channel)
 };
 

@@ -28,11 +28,14 @@ class Presence {
   virtual void UserConnected(const std::string& user_id) = 0;
   virtual void UserDisconnected(const std::string& user_id) = 0;
   virtual PresenceState Get(const std::string& user_id) = 0;
-  // `subscriber` gets a `presence` frame for each change of each user.
+  // `subscriber` gets a `presence` frame for each change of each user made
+  // after this returns (read the current state after subscribing, not before).
   virtual void Subscribe(const gateway::PeerPtr& subscriber, const std::vector<std::string>& users) = 0;
   virtual void Unsubscribe(const gateway::Peer& subscriber, const std::vector<std::string>& users) = 0;
   virtual void DropSubscriber(const gateway::Peer& subscriber) = 0;
   virtual size_t SubscriptionCount(const gateway::Peer& subscriber) = 0;
+  // Ok when what presence depends on (Redis) is reachable, for /readyz.
+  virtual Status Ping() { return Status::Ok(); }
 };
 
 // Hooks into the rest of the server: how to persist last_seen, how to read it

@@ -368,6 +368,11 @@ void ServerTest::SetUp() {
   // limiting has its own test with its own setting.
   std::vector<std::string> args = {"--login-rate-per-min", "100000"};
   for (auto& a : ExtraArgs()) args.push_back(a);
+  if (const char* mode = std::getenv("PARLEY_TEST_PRESENCE"); mode && std::string(mode) == "redis") {
+    redis_ = std::make_unique<cluster::testing::RedisProcess>();
+    ASSERT_TRUE(redis_->Start()) << "redis-server did not start";
+    args.insert(args.end(), {"--redis", redis_->url()});
+  }
   server_ = std::make_unique<ServerProcess>(args);
   ASSERT_TRUE(server_->Start()) << server_->error() << "\n--- server log ---\n"
                                 << server_->LogTail();

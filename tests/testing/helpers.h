@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/testing/redis_process.h"
 #include "testing/http_client.h"
 #include "testing/server_process.h"
 #include "testing/ws_client.h"
@@ -140,6 +141,9 @@ class ServerTest : public ::testing::Test {
 
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<HttpClient> http_;
+  // Set when the environment says PARLEY_TEST_PRESENCE=redis: the server then
+  // keeps presence in this real redis-server (ctest runs such suites twice).
+  std::unique_ptr<cluster::testing::RedisProcess> redis_;
 };
 
 }  // namespace parley::testing
