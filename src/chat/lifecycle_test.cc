@@ -16,6 +16,8 @@
 
 #include "chat/groups.h"
 #include "chat/retention.h"
+#include "common/eventually.h"
+#include "gateway/testing/recording_peer.h"
 #include "store/rocksdb/rocksdb_store.h"
 
 namespace parley::chat {
@@ -24,42 +26,17 @@ namespace {
 namespace json = boost::json;
 constexpr int64_t kHour = 3600 * 1000;
 
-// A session that records what it is sent.
-class RecordingPeer final : public gateway::Peer {
- public:
-  RecordingPeer(std::string user, std::string session)
-      : user_(std::move(user)), session_(std::move(session)) {}
-  void Send(std::shared_ptr<const std::string> frame, uint64_t) override {
-    std::lock_guard lock(mu_);
-    frames_.push_back(json::parse(*frame).as_object());
-  }
-  void Close(uint16_t, std::string) override {}
-  const std::string& user_id() const override { return user_; }
-  const std::string& session_id() const override { return session_; }
-  // The `event` frames received (the post itself may arrive too: acks do not wait for fan-out).
-  std::vector<json::object> Frames() {
-    std::lock_guard lock(mu_);
-    std::vector<json::object> events;
-    for (const auto& f : frames_) {
-      if (f.at("op").as_string() == "event") events.push_back(f);
-    }
-    return events;
-  }
+using gateway::testing::RecordingPeer;
 
- private:
-  std::string user_, session_;
-  std::mutex mu_;
-  std::vector<json::object> frames_;
-};
-
-// Waits (up to 5 s) for work that completes on another thread.
-bool WaitFor(const std::function<bool()>& ready) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!ready()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+// The `event` frames a session received (the post itself may arrive too: acks
+// do not wait for fan-out).
+std::vector<json::object> Events(const RecordingPeer& peer) {
+  std::vector<json::object> events;
+  for (const auto& frame : peer.Frames()) {
+    json::object f = json::parse(frame).as_object();
+    if (f.at("op").as_string() == "event") events.push_back(std::move(f));
   }
-  return true;
+  return events;
 }
 
 // A scheduler that never fires: the tests flush by hand.
@@ -271,7 +248,7 @@ TEST_F(LifecycleTest, DisappearingTimerPurgesInBatchesAndReleasesMedia) {
   EXPECT_EQ(history[0].at("seq").as_int64(), static_cast<int64_t>(fresh.seq));
   EXPECT_FALSE(*store_->HasLiveMediaReference("media-1"));
   EXPECT_EQ(store_->GetConversation(d)->purged_seq, 8u);
-  EXPECT_TRUE(WaitFor([&] {  // the media hook runs on a reader thread
+  EXPECT_TRUE(Eventually([&] {  // the media hook runs on a reader thread
     std::lock_guard lock(released_mu_);
     return released_ == std::vector<std::string>{"media-1"};
   }));
@@ -351,10 +328,10 @@ TEST_F(LifecycleTest, ChannelReactionsReachMembersAsAggregates) {
   ASSERT_TRUE(React("alice", post, "🎉").ok());
   Drain(c);
   EXPECT_EQ(store_->GetConversation(c)->last_seq, last_seq);
-  EXPECT_TRUE(watcher->Frames().empty());
+  EXPECT_TRUE(Events(*watcher).empty());
 
   lifecycle_->FlushReactions();
-  ASSERT_TRUE(WaitFor([&] { return !watcher->Frames().empty(); }));
+  ASSERT_TRUE(Eventually([&] { return !Events(*watcher).empty(); }));
   auto history = History("carol", c);
   json::object aggregate = history.back();
   ASSERT_EQ(aggregate.at("kind").as_string(), "reactions");
@@ -362,7 +339,7 @@ TEST_F(LifecycleTest, ChannelReactionsReachMembersAsAggregates) {
   EXPECT_EQ(aggregate.at("reactions").as_object().at("👍").as_int64(), 2);
   EXPECT_EQ(aggregate.at("reactions").as_object().at("🎉").as_int64(), 1);
   EXPECT_EQ(history[1].at("reactions").as_object().at("👍").as_int64(), 2);
-  auto frames = watcher->Frames();
+  auto frames = Events(*watcher);
   ASSERT_EQ(frames.size(), 1u);  // one aggregate, not three reactions
   EXPECT_EQ(frames[0].at("kind").as_string(), "reactions");
   lifecycle_->FlushReactions();  // nothing changed since: nothing appended

@@ -4,21 +4,12 @@
 
 #include <set>
 
+#include "gateway/testing/recording_peer.h"
+
 namespace parley::directory {
 namespace {
 
-class FakePeer : public gateway::Peer {
- public:
-  FakePeer(std::string user, std::string session) : user_(std::move(user)), session_(std::move(session)) {}
-  void Send(std::shared_ptr<const std::string> frame, uint64_t) override { frames.push_back(*frame); }
-  void Close(uint16_t, std::string) override {}
-  const std::string& user_id() const override { return user_; }
-  const std::string& session_id() const override { return session_; }
-  std::vector<std::string> frames;
-
- private:
-  std::string user_, session_;
-};
+using FakePeer = gateway::testing::RecordingPeer;
 
 TEST(LocalDirectoryTest, TracksSessionsPerUser) {
   LocalDirectory dir;

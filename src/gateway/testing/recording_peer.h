@@ -24,6 +24,10 @@ class RecordingPeer final : public Peer {
     std::lock_guard lock(mu_);
     return frames_;
   }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    frames_.clear();
+  }
 
  private:
   const std::string user_, session_;
