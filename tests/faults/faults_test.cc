@@ -351,6 +351,8 @@ TEST_F(FaultRun, SingleNodeKillPauseRestart) {
       cfg.seed, counts["kill9"], counts["pause"], static_cast<long long>(secs(faulted - started)),
       static_cast<long long>(secs(Clock::now() - started)), path.c_str(), result.Summary().c_str());
   EXPECT_GE(counts["kill9"], cfg.cycles);
+  EXPECT_EQ(server_->Stop(), 0) << "no clean exit on SIGTERM after the faults\n"
+                                << server_->LogTail();
   EXPECT_TRUE(result.ok()) << "seed " << cfg.seed << ": " << result.Summary();
   EXPECT_GT(result.acked, 100u) << "too little traffic to mean anything";
 }
