@@ -79,6 +79,9 @@ struct ClientOptions {
   // later reconnect does not re-download a long live session. 0: never.
   size_t resync_after_live_frames = 500;
   std::function<void(const Event&)> on_event;  // optional; see the threading note
+  // Optional: sees every frame this client writes (outgoing) or reads, as
+  // text, on the io thread before it is handled. Tests record histories with it.
+  std::function<void(bool outgoing, const std::string& text)> on_wire;
 };
 
 // Where a message goes: a user (1:1) or an existing conversation.

@@ -79,6 +79,7 @@ class Client::Impl {
 
   // client_state.cc: outbox, receipts, gaps, persistence.
   void Write(json::object frame, const std::string& id);
+  void WriteText(std::string text);  // every frame goes out through here
   void StartSync();
   void FlushOutbox();
   void ArmRetry();

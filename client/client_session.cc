@@ -103,6 +103,7 @@ void Client::Impl::ForceReconnect() {
 }
 
 void Client::Impl::HandleFrame(const std::string& text) {
+  if (options_.on_wire) options_.on_wire(false, text);
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) {

@@ -11,7 +11,12 @@ using internal::Millis;
 void Client::Impl::Write(json::object frame, const std::string& id) {
   if (!conn_ || !ready_) return;
   frame["id"] = id + std::to_string(++next_id_);
-  conn_->Write(json::serialize(frame));
+  WriteText(json::serialize(frame));
+}
+
+void Client::Impl::WriteText(std::string text) {
+  if (options_.on_wire) options_.on_wire(true, text);
+  conn_->Write(std::move(text));
 }
 
 void Client::Impl::StartSync() {
@@ -35,7 +40,7 @@ void Client::Impl::FlushOutbox() {
     item.in_flight = true;
     json::object frame = item.frame;
     frame["id"] = "s:" + item.client_msg_id;
-    conn_->Write(json::serialize(frame));
+    WriteText(json::serialize(frame));
   }
 }
 
@@ -134,7 +139,7 @@ void Client::Impl::FillGaps() {
                        {"after_seq", watermark},
                        {"limit", 200}};
     frame["id"] = "h:" + conversation;
-    conn_->Write(json::serialize(frame));
+    WriteText(json::serialize(frame));
   }
 }
 

@@ -91,7 +91,8 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   }
   JoinDrain();
 
-  std::vector<std::string> args = {binary,        "--listen",           "127.0.0.1:0",
+  std::string listen = "127.0.0.1:" + std::to_string(keep_port_ ? kept_port_ : 0);
+  std::vector<std::string> args = {binary,        "--listen",           listen,
                                    "--data-dir",  data_dir_,            "--argon2-opslimit",
                                    "1",           "--argon2-memlimit-kib", "8",
                                    "--log-level", "info"};
@@ -143,7 +144,10 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
     return eof_ || ParseListeningPort(log_, run_offset_) != 0;
   });
   port_ = ParseListeningPort(log_, run_offset_);
-  if (ok && port_ != 0) return true;
+  if (ok && port_ != 0) {
+    if (keep_port_) kept_port_ = port_;
+    return true;
+  }
   error_ = eof_ ? "server exited before listening" : "timed out waiting for event=listening";
   lock.unlock();
   Kill9();
@@ -158,6 +162,7 @@ bool ServerProcess::Restart(std::chrono::milliseconds timeout) {
 int ServerProcess::Stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
+  Resume();  // a stopped process handles SIGTERM only once continued
   auto deadline = Clock::now() + timeout;
   while (true) {
     int status = 0;
@@ -187,8 +192,18 @@ void ServerProcess::Kill9() {
   Reap(status);
 }
 
+void ServerProcess::Pause() {
+  if (pid_ > 0 && !paused_ && kill(pid_, SIGSTOP) == 0) paused_ = true;
+}
+
+void ServerProcess::Resume() {
+  if (pid_ > 0 && paused_) kill(pid_, SIGCONT);
+  paused_ = false;
+}
+
 void ServerProcess::Reap(int /*status*/) {
   pid_ = -1;
+  paused_ = false;
   port_ = 0;
   JoinDrain();
 }

@@ -1,5 +1,6 @@
 // ServerProcess: runs the real parley-server binary as a child process for
-// black-box tests. Binds 127.0.0.1:0 on a fresh data dir, learns the port from
+// black-box tests. Binds 127.0.0.1:0 (after KeepPort(), later starts reuse the
+// first port) on a fresh data dir, learns the port from
 // the `event=listening address=HOST:PORT` log line, and keeps draining the
 // child's stdout/stderr into an in-memory log so the pipe never fills.
 #pragma once
@@ -29,15 +30,23 @@ class ServerProcess {
   // Returns false on failure; error() and Log() tell why.
   bool Start(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Stops a running server (SIGTERM) if needed, then starts it again on the
-  // same data dir with the same args. The port may change.
+  // same data dir with the same args. The port may change unless KeepPort().
   bool Restart(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Every later Start listens on the port of the first one, so clients can
+  // reconnect to the same address after a crash (fault-injection tests).
+  void KeepPort() { keep_port_ = true; }
   // SIGTERM, then waits for exit. Returns the exit code if it exited, 128+N
   // if killed by signal N, -1 if it did not exit in time (it is then killed).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // SIGKILL and reap.
   void Kill9();
+  // SIGSTOP / SIGCONT: the process freezes with its sockets open. Stop() and
+  // Kill9() work on a paused server too.
+  void Pause();
+  void Resume();
 
   bool running() const { return pid_ > 0; }
+  bool paused() const { return paused_; }
   pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   const std::string& data_dir() const { return data_dir_; }
@@ -62,6 +71,9 @@ class ServerProcess {
   std::string error_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t kept_port_ = 0;  // with keep_port_: the port every start listens on
+  bool keep_port_ = false;
+  bool paused_ = false;
   int read_fd_ = -1;
   std::thread drain_;
 
