@@ -38,8 +38,8 @@ namespace parley::api {
 struct AbuseLimits {
   double address_send_rate = 1000;  // sends and message changes per second
   double address_send_burst = 2000;
-  double upload_rate_per_min = 60;  // per user
-  double address_upload_rate_per_min = 600;
+  double upload_rate_per_min = 120;  // per user
+  double address_upload_rate_per_min = 1200;
 };
 
 struct ApiOptions {

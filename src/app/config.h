@@ -33,8 +33,8 @@ struct ServerConfig {
   double send_burst = 200;
   double address_send_rate = 1000;
   double address_send_burst = 2000;
-  double upload_rate_per_min = 60;
-  double address_upload_rate_per_min = 600;
+  double upload_rate_per_min = 120;
+  double address_upload_rate_per_min = 1200;
   int ws_idle_timeout_s = 60;
   int auth_timeout_s = 5;
   uint32_t max_group_members = 500;

@@ -370,7 +370,7 @@ void ServerTest::SetUp() {
   std::vector<std::string> args = ExtraArgs();
   for (std::string_view flag : {"--login-rate-per-min", "--register-rate-per-min",
                                 "--address-send-rate", "--address-send-burst",
-                                "--address-upload-rate-per-min"}) {
+                                "--upload-rate-per-min", "--address-upload-rate-per-min"}) {
     if (std::find(args.begin(), args.end(), flag) != args.end()) continue;
     args.emplace_back(flag);
     args.emplace_back("1000000");
