@@ -85,7 +85,9 @@ def main():
     proc = subprocess.Popen([a.server, "--listen", f"127.0.0.1:{port}", "--data-dir", data,
                              "--argon2-opslimit", "1", "--argon2-memlimit-kib", "8",
                              "--send-rate", "100000", "--send-burst", "100000",
-                             "--login-rate-per-min", "1000000", "--max-channel-members", "20000",
+                             "--login-rate-per-min", "1000000", "--register-rate-per-min", "1000000",
+                             "--address-send-rate", "100000", "--address-send-burst", "100000",
+                             "--max-channel-members", "20000",
                              "--log-level", "warn"], stdout=subprocess.DEVNULL)
     try:
         api = Api(port)

@@ -103,6 +103,12 @@ bool TestServer::Start(uint16_t port, std::chrono::milliseconds timeout) {
                                    "--send-burst",
                                    "10000",
                                    "--login-rate-per-min",
+                                   "10000",
+                                   "--register-rate-per-min",
+                                   "10000",
+                                   "--address-send-rate",
+                                   "10000",
+                                   "--address-send-burst",
                                    "10000"};
   size_t start;
   {

@@ -40,7 +40,12 @@ ApiService::ApiService(ApiDeps d, ApiOptions options)
       media_(d.media),
       options_(std::move(options)),
       auth_pool_(options_.auth_threads, "api-auth"),
-      http_requests_(d.metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")) {
+      http_requests_(d.metrics.AddCounter("parley_http_requests_total", "HTTP requests handled")),
+      address_send_limiter_(d.clock, options_.abuse.address_send_rate,
+                            options_.abuse.address_send_burst),
+      upload_limiter_(RateLimiter::PerMinute(d.clock, options_.abuse.upload_rate_per_min)),
+      address_upload_limiter_(
+          RateLimiter::PerMinute(d.clock, options_.abuse.address_upload_rate_per_min)) {
   AddRoutes();
 }
 
@@ -110,9 +115,9 @@ void ApiService::Public(std::string method, std::string_view pattern, Handler h)
 void ApiService::Authed(std::string method, std::string_view pattern, Handler h) {
   router_.Add(std::move(method), pattern, [this, h = std::move(h)](HttpCall call) {
     std::string token = call.request.bearer_token;
-    Authenticate(token, [h, call = std::move(call)](Result<std::string> user) mutable {
+    Authenticate(token, [h, call = std::move(call)](Result<gateway::Identity> user) mutable {
       if (!user.ok()) return call.respond(ErrorResponse(user.status()));
-      call.user_id = *user;
+      call.user_id = std::move(user->user_id);
       h(std::move(call));
     });
   });
@@ -138,11 +143,45 @@ std::optional<uint64_t> ApiService::StreamedBodyLimit(const gateway::HttpRequest
   return *match.handler;
 }
 
-void ApiService::Authenticate(std::string token, std::function<void(Result<std::string>)> done) {
+void ApiService::Authenticate(std::string token,
+                              std::function<void(Result<gateway::Identity>)> done) {
   if (token.empty()) return done(Unauthorized("missing bearer token"));
   auth_pool_.Post([this, token = std::move(token), done = std::move(done)] {
-    done(auth_.Authenticate(token));
+    auto user = auth_.Authenticate(token);
+    if (!user.ok()) return done(user.status());
+    done(gateway::Identity{std::move(*user), auth::AuthService::TokenKey(token)});
   });
+}
+
+void ApiService::CloseSessionsOf(const std::string& credential) {
+  std::vector<std::shared_ptr<gateway::Peer>> revoked;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto [first, last] = by_credential_.equal_range(credential);
+    for (auto it = first; it != last; ++it) {
+      if (auto peer = it->second.lock()) revoked.push_back(std::move(peer));
+    }
+  }
+  for (const auto& peer : revoked) peer->Close(1008, "token revoked");
+}
+
+void ApiService::IndexCredential(const std::string& credential,
+                                 const std::shared_ptr<gateway::Peer>& peer) {
+  std::lock_guard lock(sessions_mu_);
+  by_credential_.emplace(credential, peer);
+}
+
+void ApiService::UnindexCredential(const std::string& credential, const gateway::Peer* peer) {
+  std::lock_guard lock(sessions_mu_);
+  auto [first, last] = by_credential_.equal_range(credential);
+  for (auto it = first; it != last;) {
+    auto indexed = it->second.lock();
+    it = !indexed || indexed.get() == peer ? by_credential_.erase(it) : std::next(it);
+  }
+}
+
+Status ApiService::AdmitAddressSend(std::string_view address) {
+  return address_send_limiter_.Admit(address, "too many messages from this address; slow down");
 }
 
 void ApiService::GetReady(HttpCall call) {

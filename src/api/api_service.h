@@ -20,6 +20,7 @@
 #include "presence/presence.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/rate_limiter.h"
 #include "common/worker_pool.h"
 #include "directory/session_directory.h"
 #include "common/scheduler.h"
@@ -31,6 +32,16 @@
 
 namespace parley::api {
 
+// Per-address buckets of the actions a user's own bucket does not cover
+// (many accounts behind one address), and uploads per user and per address.
+// Logins and registrations are limited in auth, sends per user in chat.
+struct AbuseLimits {
+  double address_send_rate = 1000;  // sends and message changes per second
+  double address_send_burst = 2000;
+  double upload_rate_per_min = 120;  // per user
+  double address_upload_rate_per_min = 1200;
+};
+
 struct ApiOptions {
   protocol::Limits limits;
   std::string web_dir;       // static files of the web client
@@ -39,6 +50,7 @@ struct ApiOptions {
   size_t max_presence_subscriptions = 1000;  // per session
   int64_t initial_hold_ms = 2000;  // live frames wait this long for the client's first sync
   size_t auth_threads = 2;   // argon2id hashing is CPU- and memory-heavy
+  AbuseLimits abuse;
 };
 
 // The components the api translates to.
@@ -76,7 +88,8 @@ class ApiService final : public gateway::Service {
   void Shutdown();
 
   void HandleHttp(gateway::HttpRequest request, gateway::HttpResponder respond) override;
-  void Authenticate(std::string token, std::function<void(Result<std::string>)> done) override;
+  void Authenticate(std::string token,
+                    std::function<void(Result<gateway::Identity>)> done) override;
   void OnOpen(const gateway::PeerPtr& peer) override;
   void OnFrame(const gateway::PeerPtr& peer, std::string text) override;
   void OnClose(const gateway::PeerPtr& peer) override;
@@ -89,6 +102,13 @@ class ApiService final : public gateway::Service {
   void Authed(std::string method, std::string_view pattern, Handler h);
 
   // HTTP routes (http_routes.cc).
+  // Closes every WebSocket session and long-poll opened with `credential`
+  // (a revoked token); they are indexed by it while open.
+  void CloseSessionsOf(const std::string& credential);
+  void IndexCredential(const std::string& credential, const std::shared_ptr<gateway::Peer>& peer);
+  void UnindexCredential(const std::string& credential, const gateway::Peer* peer);
+  // The per-address bucket of sends and message changes.
+  Status AdmitAddressSend(std::string_view address);
   void PostUsers(HttpCall call);
   void PostSessions(HttpCall call);
   void DeleteSessions(HttpCall call);
@@ -174,9 +194,13 @@ class ApiService final : public gateway::Service {
   Router<uint64_t> streamed_routes_;  // routes whose bodies stream, with their size limit
   WorkerPool auth_pool_;
   Counter& http_requests_;
+  RateLimiter address_send_limiter_;
+  RateLimiter upload_limiter_;
+  RateLimiter address_upload_limiter_;
 
   std::mutex sessions_mu_;
   std::unordered_map<const gateway::Peer*, std::shared_ptr<ClientSession>> sessions_;  // guarded
+  std::unordered_multimap<std::string, std::weak_ptr<gateway::Peer>> by_credential_;  // guarded
 };
 
 // Responses.

@@ -26,6 +26,8 @@ class ClientSession final : public gateway::Peer {
   void Close(uint16_t code, std::string reason) override { connection_->Close(code, std::move(reason)); }
   const std::string& user_id() const override { return connection_->user_id(); }
   const std::string& session_id() const override { return connection_->session_id(); }
+  const std::string& credential() const override { return connection_->credential(); }
+  const std::string& remote_address() const override { return connection_->remote_address(); }
 
   // False if a sync is already running on this session.
   bool BeginSync();

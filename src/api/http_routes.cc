@@ -74,7 +74,7 @@ void ApiService::PostUsers(HttpCall call) {
     for (const Status* s : {&user.status(), &password.status(), &name.status()}) {
       if (!s->ok()) return call.respond(ErrorResponse(BadRequest(s->message())));
     }
-    auto created = auth_.Register(*user, *password, *name);
+    auto created = auth_.Register(*user, *password, *name, call.request.remote_address);
     if (!created.ok()) return call.respond(ErrorResponse(created.status()));
     call.respond(JsonResponse(201, json::serialize(json::object{{"user_id", *created}})));
   });
@@ -102,11 +102,15 @@ void ApiService::DeleteSessions(HttpCall call) {
   auth_pool_.Post([this, call = std::move(call)] {
     Status s = auth_.Logout(call.request.bearer_token);
     if (!s.ok()) return call.respond(ErrorResponse(s));
+    CloseSessionsOf(auth::AuthService::TokenKey(call.request.bearer_token));
     call.respond({204, "application/json", "", {}});
   });
 }
 
 void ApiService::PostMessages(HttpCall call) {
+  if (Status s = AdmitAddressSend(call.request.remote_address); !s.ok()) {
+    return call.respond(ErrorResponse(s));
+  }
   auto frame = protocol::DecodeSendBody(call.request.body, options_.limits);
   if (!frame.ok()) return call.respond(ErrorResponse(frame.status()));
   chat::SendRequest request{call.user_id, std::move(frame).value(), ""};
@@ -166,10 +170,19 @@ void ApiService::LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, in
     std::string next = chat::ChatService::FormatCursor(page->cursor);
     auto waiter = std::make_shared<LongPollWaiter>(call->user_id,
                                                    "poll-" + std::to_string(next_poll_id++));
-    waiter->SetWake([this, call, next, weak = std::weak_ptr<LongPollWaiter>(waiter)] {
-      if (auto w = weak.lock()) directory_.Remove(*w);
-      LongPoll(call, next, 0);  // woken or timed out: answer with what there is
+    std::string credential = auth::AuthService::TokenKey(call->request.bearer_token);
+    waiter->SetWake([this, call, next, credential, weak = std::weak_ptr<LongPollWaiter>(waiter)] {
+      if (auto w = weak.lock()) {
+        directory_.Remove(*w);
+        UnindexCredential(credential, w.get());
+      }
+      // Woken or timed out: answer with what there is, unless the token was revoked meanwhile.
+      Authenticate(call->request.bearer_token, [this, call, next](Result<gateway::Identity> user) {
+        if (!user.ok()) return call->respond(ErrorResponse(user.status()));
+        LongPoll(call, next, 0);
+      });
     });
+    IndexCredential(credential, waiter);  // a logout wakes it, to answer 401
     directory_.Add(waiter);
     scheduler_.After(left, [waiter] { waiter->Fire(); });
     // A commit between the sync above and Add would not wake us: look once more.

@@ -22,6 +22,9 @@ void ApiService::OnLifecycle(const std::shared_ptr<ClientSession>& s, std::strin
 }
 
 void ApiService::PostMessageChange(HttpCall call, std::string_view op) {
+  if (Status s = AdmitAddressSend(call.request.remote_address); !s.ok()) {
+    return call.respond(ErrorResponse(s));
+  }
   auto body = protocol::DecodeBodyAs(op, call.request.body, options_.limits);
   if (!body.ok()) return call.respond(ErrorResponse(body.status()));
   chat::AckCallback reply = [respond = call.respond](Result<protocol::Ack> ack) {

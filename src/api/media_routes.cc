@@ -48,6 +48,14 @@ void ApiService::PostMedia(HttpCall call) {
   if (!call.request.body_reader) {  // only streamed requests get here
     return call.respond(ErrorResponse(BadRequest("the upload has no body")));
   }
+  // The address pays only for what its user may do: one user over its limit
+  // does not use up the uploads of the others behind the same address.
+  Status admitted = upload_limiter_.Admit(call.user_id, "too many uploads; try again later");
+  if (admitted.ok()) {
+    admitted = address_upload_limiter_.Admit(call.request.remote_address,
+                                             "too many uploads from this address; try again later");
+  }
+  if (!admitted.ok()) return call.respond(ErrorResponse(admitted));
   auto upload = media_->BeginUpload(call.user_id, call.request.content_type,
                                     call.request.Query("filename").value_or(""));
   if (!upload.ok()) return call.respond(ErrorResponse(upload.status()));

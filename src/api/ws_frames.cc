@@ -20,6 +20,13 @@ void ApiService::OnOpen(const gateway::PeerPtr& peer) {
     std::lock_guard lock(sessions_mu_);
     sessions_[peer.get()] = session;
   }
+  IndexCredential(peer->credential(), session);
+  // A logout that ran between this session's authentication and the line
+  // above did not see it: look at the token once more now that it is indexed.
+  auth_pool_.Post([this, weak = std::weak_ptr<ClientSession>(session)] {
+    auto s = weak.lock();
+    if (s && !auth_.AuthenticateKey(s->credential()).ok()) s->Close(1008, "token revoked");
+  });
   if (directory_.Add(session) == 1) {
     chat_.RunOrdered(peer->user_id(), [this, user = peer->user_id()] { presence_.UserConnected(user); });
   }
@@ -42,6 +49,7 @@ void ApiService::OnClose(const gateway::PeerPtr& peer) {
     session = std::move(it->second);
     sessions_.erase(it);
   }
+  UnindexCredential(peer->credential(), session.get());
   presence_.DropSubscriber(*session);
   if (directory_.Remove(*session) == 0) {
     chat_.RunOrdered(peer->user_id(),
@@ -68,6 +76,14 @@ void ApiService::OnFrame(const gateway::PeerPtr& peer, std::string text) {
   std::visit(
       [&](auto&& frame) {
         using T = std::decay_t<decltype(frame)>;
+        constexpr bool kWritesMessage =
+            std::is_same_v<T, protocol::SendFrame> || std::is_same_v<T, protocol::EditFrame> ||
+            std::is_same_v<T, protocol::DeleteFrame> || std::is_same_v<T, protocol::ReactFrame>;
+        if constexpr (kWritesMessage) {
+          if (Status s = AdmitAddressSend(peer->remote_address()); !s.ok()) {
+            return session->Send(Shared(protocol::ErrorFrame(id, s)), 0);
+          }
+        }
         if constexpr (std::is_same_v<T, protocol::SendFrame>) {
           OnSend(session, id, std::move(frame));
         } else if constexpr (std::is_same_v<T, protocol::SyncFrame>) {

@@ -82,6 +82,9 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--login-rate-per-min", c.login_rate_per_min,
                  "Login attempts per minute per user and per address")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--register-rate-per-min", c.register_rate_per_min,
+                 "Registrations per minute per address")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--max-frame-bytes", c.max_frame_bytes, "Largest WebSocket frame; larger closes with 1009")
       ->check(CLI::Range(1024, 16 * 1024 * 1024))->capture_default_str();
   app.add_option("--max-text-bytes", c.max_text_bytes, "Largest message content")
@@ -94,6 +97,17 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--send-rate", c.send_rate, "Messages per second per user (token bucket rate)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--send-burst", c.send_burst, "Messages a user may send at once (bucket size)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--address-send-rate", c.address_send_rate,
+                 "Messages and message changes per second per address, all its users together")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--address-send-burst", c.address_send_burst,
+                 "Messages an address may send at once (bucket size)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--upload-rate-per-min", c.upload_rate_per_min, "Media uploads per minute per user")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--address-upload-rate-per-min", c.address_upload_rate_per_min,
+                 "Media uploads per minute per address, all its users together")
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--ws-idle-timeout", c.ws_idle_timeout_s,
                  "Seconds without traffic before a WebSocket is pinged and then closed")

@@ -24,12 +24,17 @@ struct ServerConfig {
   uint64_t argon2_opslimit = 2;
   uint64_t argon2_memlimit_kib = 64 * 1024;
   double login_rate_per_min = 30;
+  double register_rate_per_min = 20;
   size_t max_frame_bytes = 64 * 1024;
   size_t max_text_bytes = 16 * 1024;
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   size_t max_http_body_bytes = 1024 * 1024;
   double send_rate = 100;
   double send_burst = 200;
+  double address_send_rate = 1000;
+  double address_send_burst = 2000;
+  double upload_rate_per_min = 120;
+  double address_upload_rate_per_min = 1200;
   int ws_idle_timeout_s = 60;
   int auth_timeout_s = 5;
   uint32_t max_group_members = 500;

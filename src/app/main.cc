@@ -96,7 +96,9 @@ int Serve(const ServerConfig& c) {
                          {.token_ttl_ms = c.token_ttl_s * 1000,
                           .argon2_opslimit = c.argon2_opslimit,
                           .argon2_memlimit_bytes = c.argon2_memlimit_kib * 1024,
-                          .login_rate_per_min = c.login_rate_per_min});
+                          .login_rate_per_min = c.login_rate_per_min,
+                          .register_rate_per_min = c.register_rate_per_min,
+                          .metrics = &metrics});
   chat::ChatService chat(**store, directory, relations, clock, ids, metrics,
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,
@@ -175,7 +177,13 @@ int Serve(const ServerConfig& c) {
   limits.max_text_bytes = c.max_text_bytes;
   api::ApiService api({auth, chat, groups, receipts, typing, relations, presence, directory, **store,
                        metrics, clock, timers, pusher, lifecycle, media->get()},
-                      {.limits = limits, .web_dir = c.web_dir, .node_name = node_name});
+                      {.limits = limits,
+                       .web_dir = c.web_dir,
+                       .node_name = node_name,
+                       .abuse = {.address_send_rate = c.address_send_rate,
+                                 .address_send_burst = c.address_send_burst,
+                                 .upload_rate_per_min = c.upload_rate_per_min,
+                                 .address_upload_rate_per_min = c.address_upload_rate_per_min}});
   auto [host, port] = SplitHostPort(c.listen).value();
   gateway::Gateway gateway({.host = host,
                             .port = port,

@@ -28,10 +28,7 @@ void FillEntry(store::AppendRequest& r, const SendRequest& request, const std::s
 }  // namespace
 
 Status ChatService::AdmitSend(const std::string& user_id) {
-  if (int64_t wait = send_limiter_.Acquire(user_id); wait > 0) {
-    return RateLimited("sending too fast; slow down").WithRetryAfter(wait);
-  }
-  return Status::Ok();
+  return send_limiter_.Admit(user_id, "sending too fast; slow down");
 }
 
 void ChatService::Send(SendRequest request, AckCallback done) {

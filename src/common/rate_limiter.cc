@@ -28,6 +28,12 @@ int64_t RateLimiter::Acquire(std::string_view key) {
   return static_cast<int64_t>(std::ceil((1.0 - b.tokens) / rate_per_ms_));
 }
 
+Status RateLimiter::Admit(std::string_view key, std::string message) {
+  int64_t wait = Acquire(key);
+  if (wait == 0) return Status::Ok();
+  return RateLimited(std::move(message)).WithRetryAfter(wait);
+}
+
 void RateLimiter::PruneLocked(int64_t now) {
   // A bucket that would be full again carries no state worth keeping.
   std::erase_if(buckets_, [&](const auto& kv) {

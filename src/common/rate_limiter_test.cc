@@ -23,5 +23,17 @@ TEST(RateLimiterTest, BurstThenRefillPerKey) {
   EXPECT_GT(limiter.Acquire("a"), 0);
 }
 
+TEST(RateLimiterTest, PerMinuteAdmitsAsAStatus) {
+  FakeClock clock;
+  RateLimiter limiter = RateLimiter::PerMinute(clock, 6);  // a burst of 3, one every 10 s
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.Admit("k", "slow down").ok());
+  Status refused = limiter.Admit("k", "slow down");
+  EXPECT_EQ(refused.code(), Code::kRateLimited);
+  EXPECT_EQ(refused.message(), "slow down");
+  EXPECT_NEAR(refused.retry_after_ms(), 10'000, 1);
+  clock.Advance(refused.retry_after_ms());
+  EXPECT_TRUE(limiter.Admit("k", "slow down").ok());
+}
+
 }  // namespace
 }  // namespace parley

@@ -233,12 +233,12 @@ void HttpSession::Upgrade(http::request<http::string_body> req) {
   std::string token = request.bearer_token;
   if (token.empty()) token = request.Query("token").value_or("");
   if (token.empty()) {  // authenticate by the first frame instead
-    std::make_shared<WsSession>(std::move(stream_), gw_, "")->Accept(std::move(req));
+    std::make_shared<WsSession>(std::move(stream_), gw_, Identity{})->Accept(std::move(req));
     return;
   }
   auto shared_req = std::make_shared<http::request<http::string_body>>(std::move(req));
   gw_.service.Authenticate(
-      token, [self = shared_from_this(), shared_req](Result<std::string> user) {
+      token, [self = shared_from_this(), shared_req](Result<Identity> user) {
         net::post(self->stream_.get_executor(), [self, shared_req, user = std::move(user)]() {
           if (!user.ok()) return self->RespondError(user.status());
           std::make_shared<WsSession>(std::move(self->stream_), self->gw_, *user)

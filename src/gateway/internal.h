@@ -100,7 +100,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 // bounded write queue with one write in flight.
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream stream, Gateway::Impl& gw, std::string user_id);
+  // An empty identity: the client authenticates with its first frame.
+  WsSession(beast::tcp_stream stream, Gateway::Impl& gw, Identity identity);
   ~WsSession() override;
   void Accept(http::request<http::string_body> req);
 
@@ -108,6 +109,8 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void Close(uint16_t code, std::string reason) override;
   const std::string& user_id() const override { return user_id_; }
   const std::string& session_id() const override { return session_id_; }
+  const std::string& credential() const override { return credential_; }
+  const std::string& remote_address() const override { return remote_address_; }
 
  private:
   void OnAccept(beast::error_code ec);
@@ -125,7 +128,9 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   beast::flat_buffer buffer_;
   Gateway::Impl& gw_;
   std::string user_id_;  // empty until authenticated
+  std::string credential_;  // set with user_id_
   std::string session_id_;
+  std::string remote_address_;
   net::steady_timer auth_timer_;
   // Frames waiting to be written: [queue_head_, end). A vector, not a deque:
   // an empty deque still holds ~600 bytes, and most sessions are idle.

@@ -82,6 +82,14 @@ struct HttpResponse {
 // Call exactly once, from any thread.
 using HttpResponder = std::function<void(HttpResponse)>;
 
+// Who a bearer token belongs to, as the service resolved it.
+struct Identity {
+  std::string user_id;
+  // Opaque to the gateway (the service's key of the token): revoking the
+  // token closes every session opened with it.
+  std::string credential;
+};
+
 // A live, authenticated WebSocket session.
 class Peer {
  public:
@@ -94,6 +102,16 @@ class Peer {
   virtual void Close(uint16_t code, std::string reason) = 0;  // thread-safe
   virtual const std::string& user_id() const = 0;
   virtual const std::string& session_id() const = 0;
+  // The Identity::credential the session authenticated with; "" if none.
+  virtual const std::string& credential() const { return NoValue(); }
+  // The client's IP address; "" when the peer is not a socket.
+  virtual const std::string& remote_address() const { return NoValue(); }
+
+ private:
+  static const std::string& NoValue() {
+    static const std::string kEmpty;
+    return kEmpty;
+  }
 };
 using PeerPtr = std::shared_ptr<Peer>;
 
@@ -110,8 +128,8 @@ class Service {
   virtual std::optional<uint64_t> StreamedBodyLimit(const HttpRequest& head) {
     return std::nullopt;
   }
-  // Resolves a bearer token to its user id; `done` may run on any thread.
-  virtual void Authenticate(std::string token, std::function<void(Result<std::string>)> done) = 0;
+  // Resolves a bearer token to its identity; `done` may run on any thread.
+  virtual void Authenticate(std::string token, std::function<void(Result<Identity>)> done) = 0;
   // A session is authenticated and registered; the service greets it.
   virtual void OnOpen(const PeerPtr& peer) = 0;
   // A text frame arrived. Called in order, one at a time per session.

@@ -6,12 +6,16 @@
 
 namespace parley::gateway {
 
-WsSession::WsSession(beast::tcp_stream stream, Gateway::Impl& gw, std::string user_id)
+WsSession::WsSession(beast::tcp_stream stream, Gateway::Impl& gw, Identity identity)
     : ws_(std::move(stream)),
       gw_(gw),
-      user_id_(std::move(user_id)),
+      user_id_(std::move(identity.user_id)),
+      credential_(std::move(identity.credential)),
       session_id_(gw.options.node_name + "-" + std::to_string(gw.next_session++)),
-      auth_timer_(ws_.get_executor()) {}
+      auth_timer_(ws_.get_executor()) {
+  beast::error_code ec;
+  remote_address_ = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec).address().to_string();
+}
 
 WsSession::~WsSession() { gw_.Unregister(this); }
 
@@ -87,7 +91,7 @@ void WsSession::HandleAuthFrame(const std::string& text) {
     return DoClose(1008, "authentication required");
   }
   std::string token = std::get<protocol::AuthFrame>(*decoded.body).token;
-  gw_.service.Authenticate(token, [self = shared_from_this(), id = decoded.id_json](Result<std::string> user) {
+  gw_.service.Authenticate(token, [self = shared_from_this(), id = decoded.id_json](Result<Identity> user) {
     net::post(self->ws_.get_executor(), [self, id, user = std::move(user)] {
       if (self->closing_) return;
       if (!user.ok()) {
@@ -95,7 +99,8 @@ void WsSession::HandleAuthFrame(const std::string& text) {
         return self->DoClose(1008, "authentication failed");
       }
       self->auth_timer_.cancel();
-      self->user_id_ = *user;
+      self->user_id_ = user->user_id;
+      self->credential_ = user->credential;
       self->Open();
       self->DoRead();
     });

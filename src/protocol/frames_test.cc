@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "protocol/json_util.h"
 #include "protocol/server_frames.h"
 
 namespace parley::protocol {
@@ -173,6 +174,40 @@ TEST(ServerFramesTest, ErrorAndAckShapes) {
   EXPECT_EQ(AckFrame("", ack),
             R"({"op":"ack","client_msg_id":"c1","conversation_id":"d:a:b","message_id":"42","seq":7,"ts":1000})");
   EXPECT_EQ(PongFrame(""), R"({"op":"pong"})");
+  EXPECT_EQ(ErrorFrame("", RateLimited("slow down").WithRetryAfter(1500)),
+            R"({"op":"error","code":"rate_limited","message":"slow down","retry_after_ms":1500})");
+  EXPECT_EQ(ErrorBody(RateLimited("slow down").WithRetryAfter(1500)),
+            R"({"error":{"code":"rate_limited","message":"slow down"}})");  // Retry-After instead
+}
+
+std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+
+TEST(ParseObjectTest, DepthIsBounded) {
+  EXPECT_TRUE(ParseObject(R"({"x":)" + Nested(kMaxJsonDepth - 1) + "}").ok());
+  auto deep = ParseObject(R"({"x":)" + Nested(kMaxJsonDepth) + "}");
+  EXPECT_EQ(deep.status().code(), Code::kBadRequest);
+  EXPECT_NE(deep.status().message().find("deeper than 16"), std::string::npos);
+  EXPECT_EQ(ParseObject(Nested(100'000)).status().code(), Code::kBadRequest);
+}
+
+TEST(ParseObjectTest, MemoryIsBoundedBySize) {
+  std::string numbers = R"({"x":[0)";
+  while (numbers.size() < 600'000) numbers += ",0";
+  auto amplified = ParseObject(numbers + "]}");
+  EXPECT_EQ(amplified.status().code(), Code::kTooLarge) << amplified.status().ToString();
+  std::string text = R"({"x":")" + std::string(4'000'000, 'a') + R"("})";
+  auto big = ParseObject(text);
+  ASSERT_TRUE(big.ok()) << big.status().ToString();
+  (*big)["op"] = "grows after parsing";  // the bound is the parse's only
+  EXPECT_EQ(big->at("x").as_string().size(), 4'000'000u);
+}
+
+TEST(ParseObjectTest, InvalidUtf8IsBadRequest) {
+  for (std::string bad : {"{\"x\":\"\xff\"}", "{\"x\":\"\xc0\xaf\"}",
+                          "{\"x\":\"\xed\xa0\x80\"}", "{\"\xfe\":1}"}) {
+    EXPECT_EQ(ParseObject(bad).status().code(), Code::kBadRequest) << bad;
+  }
+  EXPECT_TRUE(ParseObject("{\"x\":\"caf\xc3\xa9 \xf0\x9f\x91\x8d\"}").ok());
 }
 
 }  // namespace

@@ -1,17 +1,62 @@
 #include "protocol/json_util.h"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <new>
 
 namespace parley::protocol {
 
 namespace json = boost::json;
 
+namespace {
+
+// Counts the bytes a parse holds and refuses to go past a bound while
+// parsing; afterwards the document may grow freely (callers add fields).
+class BoundedResource final : public json::memory_resource {
+ public:
+  explicit BoundedResource(size_t bound) : bound_(bound) {}
+  void Unbound() { bound_ = SIZE_MAX; }
+
+ private:
+  void* do_allocate(size_t n, size_t align) override {
+    if (n > bound_ - std::min(bound_, used_)) throw std::bad_alloc();
+    used_ += n;
+    return ::operator new(n, std::align_val_t(align));
+  }
+  void do_deallocate(void* p, size_t n, size_t align) override {
+    used_ -= n;
+    ::operator delete(p, n, std::align_val_t(align));
+  }
+  bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
+
+  size_t bound_;
+  size_t used_ = 0;
+};
+
+}  // namespace
+
 Result<json::object> ParseObject(std::string_view text) {
   json::parse_options options;
   options.max_depth = kMaxJsonDepth;
+  size_t bound = kJsonMemorySlack + 2 * text.size();
+  // The document and the parser's working stack are bounded separately.
+  json::storage_ptr document = json::make_shared_resource<BoundedResource>(bound);
+  json::parser parser(json::make_shared_resource<BoundedResource>(bound), options);
+  parser.reset(document);
   boost::system::error_code ec;
-  json::value value = json::parse(text, ec, {}, options);
+  json::value value;
+  try {
+    parser.write(text.data(), text.size(), ec);
+    if (!ec) value = parser.release();
+  } catch (const std::bad_alloc&) {
+    return TooLarge("the JSON document takes too much memory (too many values)");
+  }
+  static_cast<BoundedResource*>(document.get())->Unbound();
+  if (ec == json::error::too_deep) {
+    return BadRequest("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
   if (ec) return BadRequest("not valid JSON: " + ec.message());
   if (!value.is_object()) return BadRequest("expected a JSON object");
   return std::move(value.as_object());

@@ -15,8 +15,12 @@
 namespace parley::protocol {
 
 constexpr int kMaxJsonDepth = 16;
+// A parsed document may take twice its text plus this much memory: small
+// values and empty containers grow many times over in memory, strings do not.
+constexpr size_t kJsonMemorySlack = 1 << 20;
 
-// Parses `text` as a JSON object (depth ≤ kMaxJsonDepth).
+// Parses `text` as a JSON object. Nesting deeper than kMaxJsonDepth or invalid
+// UTF-8 is BadRequest; a document over its memory bound is TooLarge.
 Result<boost::json::object> ParseObject(std::string_view text);
 
 // A string field: absent → `fallback` (or BadRequest when required);

@@ -18,6 +18,7 @@ std::string ErrorFrame(std::string_view id_json, const Status& status) {
   json::object o{{"op", "error"},
                  {"code", CodeName(status.code())},
                  {"message", status.message()}};
+  if (status.retry_after_ms() > 0) o["retry_after_ms"] = status.retry_after_ms();
   return WithId(json::serialize(o), id_json);
 }
 

@@ -10,7 +10,7 @@
 
 namespace parley::protocol {
 
-// {"op":"error","id"?,"code","message"}
+// {"op":"error","id"?,"code","message","retry_after_ms"?} (retry_after_ms: rate_limited, unavailable)
 std::string ErrorFrame(std::string_view id_json, const Status& status);
 // {"error":{"code","message"}}
 std::string ErrorBody(const Status& status);

@@ -37,7 +37,8 @@ export class Server {
     if (!existsSync(SERVER_BIN)) throw new Error(`server binary not found: ${SERVER_BIN} (set PARLEY_SERVER)`);
     const args = [
       '--listen', `127.0.0.1:${this.port}`, '--data-dir', path.join(this.tmp, 'data'), '--web-dir', WEB_DIR,
-      '--argon2-opslimit', '1', '--argon2-memlimit-kib', '8', '--log-level', 'info', ...this.extraArgs,
+      '--argon2-opslimit', '1', '--argon2-memlimit-kib', '8', '--log-level', 'info',
+      '--register-rate-per-min', '10000', ...this.extraArgs,
     ];
     // setpriv: the server dies with this process even if the test runner is killed.
     const proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', SERVER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -364,10 +365,16 @@ std::optional<json::object> FindConversation(HttpClient& http, std::string_view 
 }
 
 void ServerTest::SetUp() {
-  // Tests register and log in many users from one address; login rate
-  // limiting has its own test with its own setting.
-  std::vector<std::string> args = {"--login-rate-per-min", "100000"};
-  for (auto& a : ExtraArgs()) args.push_back(a);
+  // Tests register, log in and send as many users from one address; the
+  // per-address limits have their own tests, which set these flags themselves.
+  std::vector<std::string> args = ExtraArgs();
+  for (std::string_view flag : {"--login-rate-per-min", "--register-rate-per-min",
+                                "--address-send-rate", "--address-send-burst",
+                                "--upload-rate-per-min", "--address-upload-rate-per-min"}) {
+    if (std::find(args.begin(), args.end(), flag) != args.end()) continue;
+    args.emplace_back(flag);
+    args.emplace_back("1000000");
+  }
   if (const char* mode = std::getenv("PARLEY_TEST_PRESENCE"); mode && std::string(mode) == "redis") {
     redis_ = std::make_unique<cluster::testing::RedisProcess>();
     ASSERT_TRUE(redis_->Start()) << "redis-server did not start";
