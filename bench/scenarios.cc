@@ -87,7 +87,9 @@ bool SetUpServer(Ctx& c, std::string& error) {
               "--argon2-opslimit",   "1",         "--argon2-memlimit-kib", "8",
               "--send-rate",         "1000000",   "--send-burst",         "1000000",
               "--login-rate-per-min", "100000000", "--register-rate-per-min", "100000000",
-              "--address-send-rate", "1000000", "--address-send-burst", "1000000"};
+              "--address-send-rate", "1000000", "--address-send-burst", "1000000",
+              // One load generator is one address: no per-address connection budget.
+              "--handshake-rate-per-address", "0"};
     if (o.server_threads > 0) {
       l.args.push_back("--threads");
       l.args.push_back(std::to_string(o.server_threads));

@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   librocksdb-dev libsodium-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
-  libreadline-dev openssl libvips-dev libhiredis-dev redis-server
+  libreadline-dev openssl libvips-dev libhiredis-dev redis-server zlib1g-dev
   chromium
 )
 

@@ -109,7 +109,9 @@ bool TestServer::Start(uint16_t port, std::chrono::milliseconds timeout) {
                                    "--address-send-rate",
                                    "10000",
                                    "--address-send-burst",
-                                   "10000"};
+                                   "10000",
+                                   "--handshake-rate-per-address",  // every client is 127.0.0.1
+                                   "0"};
   size_t start;
   {
     std::lock_guard lock(mu_);

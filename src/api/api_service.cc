@@ -12,9 +12,8 @@ gateway::HttpResponse JsonResponse(int status, std::string body) {
 
 gateway::HttpResponse ErrorResponse(const Status& status) {
   auto r = JsonResponse(HttpStatus(status.code()), protocol::ErrorBody(status));
-  if (status.code() == Code::kRateLimited || status.code() == Code::kUnavailable) {
-    int64_t seconds = std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);
-    r.headers.emplace_back("Retry-After", std::to_string(seconds));
+  if (auto seconds = gateway::RetryAfterSeconds(status)) {
+    r.headers.emplace_back("Retry-After", std::to_string(*seconds));
   }
   if (status.code() == Code::kInternal) {
     spdlog::error("event=internal_error message=\"{}\"", status.message());

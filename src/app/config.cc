@@ -226,6 +226,46 @@ void AddPushFlags(CLI::App& app, push::PushOptions& p) {
       ->capture_default_str();
 }
 
+// The connection layer (src/gateway, docs/security.md). The last of repeated
+// flags wins, so that a wrapper's defaults can be overridden after them.
+void AddTransportFlags(CLI::App& app, TransportConfig& t) {
+  auto last = [](CLI::Option* o) { return o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast); };
+  last(app.add_option("--tls-cert", t.tls_cert,
+                      "PEM certificate chain; with --tls-key, serve https and wss only (TLS 1.2+)"));
+  last(app.add_option("--tls-key", t.tls_key, "PEM private key of --tls-cert"));
+  last(app.add_option("--http-header-timeout", t.http_header_timeout_s,
+                      "Seconds for the TLS handshake and for each request's headers (also the "
+                      "idle time of a keep-alive connection)")
+           ->check(CLI::Range(1, 600))->capture_default_str());
+  last(app.add_option("--http-body-timeout", t.http_body_timeout_s,
+                      "Seconds for a request body (each 64 KiB of an upload) and for each "
+                      "64 KiB of a response")
+           ->check(CLI::Range(1, 3600))->capture_default_str());
+  last(app.add_option("--max-connections", t.max_connections,
+                      "Open connections (HTTP and WebSocket); more are closed unanswered")
+           ->check(CLI::Range(size_t{1}, size_t{10'000'000}))->capture_default_str());
+  last(app.add_option("--max-handshakes", t.max_handshakes,
+                      "Connections still opening (TLS handshake, first request, WebSocket auth) "
+                      "at once; more get 503 with Retry-After")
+           ->check(CLI::Range(size_t{1}, size_t{1'000'000}))->capture_default_str());
+  last(app.add_option("--handshake-rate-per-address", t.handshake_rate_per_address,
+                      "New connections and WebSocket upgrades per second per client address "
+                      "(token bucket; more get 429 with Retry-After; 0: no limit)")
+           ->check(CLI::NonNegativeNumber)->capture_default_str());
+  last(app.add_option("--handshake-burst-per-address", t.handshake_burst_per_address,
+                      "New connections one address may open at once (bucket size)")
+           ->check(CLI::Range(1.0, 1e9))->capture_default_str());
+  last(app.add_option("--max-sessions-per-user", t.max_sessions_per_user,
+                      "WebSocket sessions per user on this node; one more gets an error frame "
+                      "and close 1008 (0: no cap)")
+           ->capture_default_str());
+  app.add_option("--allowed-origins", t.allowed_origins,
+                 "Browser origins allowed cross-origin, comma-separated "
+                 "(https://app.example.com; * for any). Same-origin pages and clients "
+                 "without Origin always pass; others get 403")
+      ->delimiter(',');
+}
+
 }  // namespace
 
 Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
@@ -250,6 +290,7 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   app.set_config("--config", "", "TOML file with any of these options (flags win)");
   AddFlags(app, out.config);
   AddPushFlags(app, out.config.push);
+  AddTransportFlags(app, out.config.transport);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -263,6 +304,9 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
     return BadRequest("--store: only rocksdb is available in this build");
   }
   if (auto hp = SplitHostPort(out.config.listen); !hp.ok()) return hp.status();
+  if (out.config.transport.tls_cert.empty() != out.config.transport.tls_key.empty()) {
+    return BadRequest("--tls-cert and --tls-key go together");
+  }
   if (out.config.push.backoff_base_ms > out.config.push.backoff_max_ms) {
     return BadRequest("--push-backoff-base-ms must not exceed --push-backoff-max-ms");
   }

@@ -11,6 +11,21 @@
 
 namespace parley::app {
 
+// The connection layer's flags (TLS, slowloris timeouts, admission control,
+// the Origin allow-list); defaults match gateway::GatewayOptions.
+struct TransportConfig {
+  std::string tls_cert;
+  std::string tls_key;
+  int http_header_timeout_s = 10;
+  int http_body_timeout_s = 30;
+  size_t max_connections = 100'000;
+  size_t max_handshakes = 1'000;
+  double handshake_rate_per_address = 20;
+  double handshake_burst_per_address = 100;
+  size_t max_sessions_per_user = 100;
+  std::vector<std::string> allowed_origins;
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
@@ -58,6 +73,7 @@ struct ServerConfig {
   int64_t media_gc_age_s = 24 * 3600;
   int64_t media_gc_interval_s = 3600;
   size_t media_threads = 2;
+  TransportConfig transport;  // --tls-*, timeouts, admission, origins
 };
 
 struct ParsedConfig {

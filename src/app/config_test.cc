@@ -147,3 +147,40 @@ TEST(ConfigTest, PushSettingsFromToml) {
 
 }  // namespace
 }  // namespace parley::app
+
+namespace parley::app {
+namespace {
+
+TEST(ConfigTest, TransportFlags) {
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  const TransportConfig& t = d->config.transport;
+  EXPECT_TRUE(t.tls_cert.empty() && t.tls_key.empty());
+  EXPECT_EQ(t.http_header_timeout_s, 10);
+  EXPECT_EQ(t.http_body_timeout_s, 30);
+  EXPECT_EQ(t.max_handshakes, 1000u);
+  EXPECT_EQ(t.max_sessions_per_user, 100u);
+  EXPECT_TRUE(t.allowed_origins.empty());
+
+  auto c = Parse({"--tls-cert", "c.pem", "--tls-key", "k.pem", "--allowed-origins",
+                  "https://a.example,http://localhost:3000", "--handshake-rate-per-address", "0",
+                  "--handshake-rate-per-address", "5", "--max-sessions-per-user", "3"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->config.transport.tls_cert, "c.pem");
+  EXPECT_EQ(c->config.transport.allowed_origins,
+            (std::vector<std::string>{"https://a.example", "http://localhost:3000"}));
+  EXPECT_EQ(c->config.transport.handshake_rate_per_address, 5) << "the last repeated flag wins";
+  EXPECT_EQ(c->config.transport.max_sessions_per_user, 3u);
+}
+
+TEST(ConfigTest, TlsCertAndKeyGoTogether) {
+  auto c = Parse({"--tls-cert", "c.pem"});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("--tls-key"), std::string::npos) << c.status().message();
+  EXPECT_FALSE(Parse({"--tls-key", "k.pem"}).ok());
+  EXPECT_FALSE(Parse({"--http-header-timeout", "0"}).ok());
+  EXPECT_FALSE(Parse({"--handshake-rate-per-address", "-1"}).ok());
+}
+
+}  // namespace
+}  // namespace parley::app

@@ -185,6 +185,7 @@ int Serve(const ServerConfig& c) {
                                  .upload_rate_per_min = c.upload_rate_per_min,
                                  .address_upload_rate_per_min = c.address_upload_rate_per_min}});
   auto [host, port] = SplitHostPort(c.listen).value();
+  const TransportConfig& t = c.transport;
   gateway::Gateway gateway({.host = host,
                             .port = port,
                             .threads = IoThreads(c),
@@ -193,15 +194,28 @@ int Serve(const ServerConfig& c) {
                             .max_http_body_bytes = c.max_http_body_bytes,
                             .ws_idle_timeout_s = c.ws_idle_timeout_s,
                             .auth_timeout_s = c.auth_timeout_s,
+                            .http_header_timeout_s = t.http_header_timeout_s,
+                            .http_body_timeout_s = t.http_body_timeout_s,
+                            .tls_cert_file = t.tls_cert,
+                            .tls_key_file = t.tls_key,
+                            .admission = {.max_connections = t.max_connections,
+                                          .max_handshakes = t.max_handshakes,
+                                          .handshake_rate_per_address = t.handshake_rate_per_address,
+                                          .handshake_burst_per_address = t.handshake_burst_per_address,
+                                          .max_sessions_per_user = t.max_sessions_per_user},
+                            .allowed_origins = t.allowed_origins,
                             .node_name = node_name},
-                           api, metrics);
+                           api, metrics, clock);
   auto bound = gateway.Start();
   if (!bound.ok()) {
-    spdlog::critical("event=listen_failed error=\"{}\"", bound.status().ToString());
+    spdlog::critical("event=gateway_start_failed error=\"{}\"", bound.status().ToString());
     return 1;
   }
-  spdlog::info("event=listening address={} node={} store=rocksdb data_dir={} durability={} presence={}",
-               *bound, node_name, c.data_dir, c.durability, c.redis.empty() ? "local" : "redis");
+  spdlog::info(
+      "event=listening address={} scheme={} node={} store=rocksdb data_dir={} durability={} "
+      "presence={}",
+      *bound, t.tls_cert.empty() ? "http" : "https", node_name, c.data_dir, c.durability,
+      c.redis.empty() ? "local" : "redis");
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -6,30 +6,72 @@
 
 namespace parley::gateway {
 
-Gateway::Impl::Impl(GatewayOptions o, Service& s, MetricsRegistry& m)
+namespace {
+
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
+
+Counter& RefusedCounter(MetricsRegistry& m, std::string_view reason) {
+  return m.AddCounter("parley_connections_refused_total",
+                      "Connections and upgrades refused by admission control or the Origin check",
+                      "reason=\"" + std::string(reason) + "\"");
+}
+
+}  // namespace
+
+Gateway::Impl::Impl(GatewayOptions o, Service& s, MetricsRegistry& m, const Clock& clock)
     : options(std::move(o)),
       service(s),
       ioc(static_cast<int>(options.threads)),
       acceptor(net::make_strand(ioc)),
+      accept_backoff(acceptor.get_executor()),
+      admission(clock, options.admission),
       connections(m.AddGauge("parley_connections", "Open WebSocket sessions")),
       http_connections(m.AddGauge("parley_http_connections", "Open HTTP connections")),
       frames_in(m.AddCounter("parley_frames_in_total", "WebSocket frames received")),
       slow_consumers(m.AddCounter("parley_slow_consumer_closes_total",
                                   "Sessions closed with 1013 because their queue was full")),
       oversize_frames(m.AddCounter("parley_oversize_frames_total",
-                                   "Sessions closed with 1009 for an oversize frame")) {}
+                                   "Sessions closed with 1009 for an oversize frame")),
+      http_timeouts(m.AddCounter("parley_http_timeouts_total",
+                                 "Connections closed for sending a request's headers or body "
+                                 "too slowly (or idling)")),
+      tls_handshake_failures(m.AddCounter("parley_tls_handshake_failures_total",
+                                          "TLS handshakes that failed (old protocol, no shared "
+                                          "cipher, not TLS, timeout)")),
+      refused_max_connections(RefusedCounter(m, "max_connections")),
+      refused_address_rate(RefusedCounter(m, "address_rate")),
+      refused_handshakes(RefusedCounter(m, "max_handshakes")),
+      refused_user_sessions(RefusedCounter(m, "user_sessions")),
+      refused_origin(RefusedCounter(m, "origin")) {}
 
 void Gateway::Impl::DoAccept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    if (!accepting) return;
-    if (ec) {
-      spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
-    } else {
-      socket.set_option(tcp::no_delay(true));
-      std::make_shared<HttpSession>(std::move(socket), *this)->Start();
-    }
-    DoAccept();
+    OnAccept(ec, std::move(socket));
   });
+}
+
+void Gateway::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (!accepting) return;
+  if (ec) {
+    // Out of file descriptors, typically: pause instead of spinning on the error.
+    spdlog::warn("event=accept_failed error=\"{}\"", ec.message());
+    accept_backoff.expires_after(kAcceptBackoff);
+    accept_backoff.async_wait([this](beast::error_code) {
+      if (accepting) DoAccept();
+    });
+    return;
+  }
+  if (auto slot = admission.OpenConnection()) {
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<HttpSession>(std::move(socket), std::move(*slot), *this)->Start();
+  } else {
+    refused_max_connections.Inc();  // closed unanswered: answering costs what the cap saves
+  }
+  DoAccept();
+}
+
+void Gateway::Impl::CountRefusal(const Status& status) {
+  (status.code() == Code::kRateLimited ? refused_address_rate : refused_handshakes).Inc();
 }
 
 void Gateway::Impl::Register(WsSession* s) {
@@ -42,12 +84,22 @@ void Gateway::Impl::Unregister(WsSession* s) {
   sessions.erase(s);
 }
 
-Gateway::Gateway(GatewayOptions options, Service& service, MetricsRegistry& metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), service, metrics)) {}
+Gateway::Gateway(GatewayOptions options, Service& service, MetricsRegistry& metrics,
+                 const Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(options), service, metrics, clock)) {}
 
 Gateway::~Gateway() { Stop(); }
 
 Result<std::string> Gateway::Start() {
+  const GatewayOptions& o = impl_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    auto tls = MakeServerTlsContext(o.tls_cert_file, o.tls_key_file);
+    if (!tls.ok()) return tls.status();
+    impl_->tls = std::move(*tls);
+  }
+  auto origins = OriginPolicy::Create(o.allowed_origins);
+  if (!origins.ok()) return origins.status();
+  impl_->origins = std::move(*origins);
   beast::error_code ec;
   auto address = net::ip::make_address(impl_->options.host, ec);
   if (ec) return BadRequest("invalid listen address: " + impl_->options.host);
@@ -75,6 +127,7 @@ void Gateway::StopAccepting() {
   net::post(impl_->acceptor.get_executor(), [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->accept_backoff.cancel();
   });
   std::vector<std::shared_ptr<WsSession>> open;
   {

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "gateway/gateway.h"
+#include "gateway/origin_policy.h"
+#include "net/transport.h"
 
 namespace parley::gateway {
 
@@ -25,13 +27,24 @@ using tcp = net::ip::tcp;
 
 class WsSession;
 
+// The server's TLS settings: TLS 1.2 and 1.3 only, AEAD ciphers with forward
+// secrecy, the server's cipher order, no renegotiation or compression; the
+// certificate chain and key from PEM files. A clear error when a file is
+// missing or unreadable or the key does not match the certificate.
+Result<std::unique_ptr<net::ssl::context>> MakeServerTlsContext(const std::string& cert_file,
+                                                                const std::string& key_file);
+
 struct Gateway::Impl {
-  Impl(GatewayOptions o, Service& s, MetricsRegistry& m);
+  Impl(GatewayOptions o, Service& s, MetricsRegistry& m, const Clock& clock);
 
   const GatewayOptions options;
   Service& service;
   net::io_context ioc;
   tcp::acceptor acceptor;
+  net::steady_timer accept_backoff;
+  std::unique_ptr<net::ssl::context> tls;  // set by Start() when TLS is configured
+  std::optional<OriginPolicy> origins;     // set by Start()
+  Admission admission;
   std::vector<std::thread> threads;
   std::atomic<bool> accepting{false};
   std::atomic<uint64_t> next_session{1};
@@ -44,8 +57,18 @@ struct Gateway::Impl {
   Counter& frames_in;
   Counter& slow_consumers;
   Counter& oversize_frames;
+  Counter& http_timeouts;
+  Counter& tls_handshake_failures;
+  Counter& refused_max_connections;
+  Counter& refused_address_rate;
+  Counter& refused_handshakes;
+  Counter& refused_user_sessions;
+  Counter& refused_origin;
 
   void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  // Counts a refusal of BeginHandshake by its reason.
+  void CountRefusal(const Status& status);
   void Register(WsSession* s);
   void Unregister(WsSession* s);
 };
@@ -55,15 +78,21 @@ struct Gateway::Impl {
 // writes responses (strings or file ranges); upgrades /v1/ws to a WsSession.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, Gateway::Impl& gw);
+  HttpSession(tcp::socket socket, Admission::Slot connection, Gateway::Impl& gw);
   ~HttpSession();
   void Start();
   // The next chunk of the body of request number `request` (see BodyReader).
   void ReadBody(uint64_t request, std::function<void(Result<std::string>)> done);
 
  private:
+  void Begin();
+  void DetectTls();
+  void OnTlsHandshake(beast::error_code ec, size_t used);
   void DoRead();
   void OnHeader(beast::error_code ec);
+  Status CheckOrigin(const http::request_header<>& head);
+  void RespondPreflight();
+  void Refuse(const Status& status);
   void OnBody(beast::error_code ec, HttpRequest request);
   void ReadChunk(std::function<void(Result<std::string>)> done);
   void StartStream(HttpRequest request, uint64_t limit);
@@ -71,6 +100,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnChunk(beast::error_code ec, const std::function<void(Result<std::string>)>& done);
   void Dispatch(HttpRequest request);
   void Upgrade(http::request<http::string_body> req);
+  void StartWebSocket(Identity identity, http::request<http::string_body> req);
   void Respond(HttpResponse response);
   void RespondFile(HttpResponse response);
   void WriteFileChunk(std::shared_ptr<FileBody> file, uint64_t sent);
@@ -79,8 +109,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Drain();
   void Shutdown();
 
-  beast::tcp_stream stream_;
+  Transport stream_;
   beast::flat_buffer buffer_;
+  Admission::Slot connection_;
+  Admission::Slot handshake_;  // held until the first request (an upgrade: until authenticated)
+  Status refusal_;             // admission said no: the first request gets this answer
+  std::string address_;        // of the client
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::request_parser<http::buffer_body>> stream_parser_;
@@ -93,6 +127,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool reading_body_ = false;     // a ReadChunk is in flight
   bool responded_ = false;
   bool body_left_ = false;        // answered before its body was read: drain, then close
+  std::string cors_origin_;       // an allowed cross-origin request: CORS headers on the answer
   size_t drained_ = 0;
 };
 
@@ -101,7 +136,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
   // An empty identity: the client authenticates with its first frame.
-  WsSession(beast::tcp_stream stream, Gateway::Impl& gw, Identity identity);
+  WsSession(Transport stream, Gateway::Impl& gw, Identity identity, Admission::Slot connection,
+            Admission::Slot handshake);
   ~WsSession() override;
   void Accept(http::request<http::string_body> req);
 
@@ -124,9 +160,12 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void DoClose(uint16_t code, std::string reason);
   void Finish();
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Transport> ws_;
   beast::flat_buffer buffer_;
   Gateway::Impl& gw_;
+  Admission::Slot connection_;
+  Admission::Slot handshake_;  // released once authenticated
+  Admission::Slot user_session_;
   std::string user_id_;  // empty until authenticated
   std::string credential_;  // set with user_id_
   std::string session_id_;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -78,6 +79,13 @@ struct HttpResponse {
   // Set: the body is these file bytes instead of `body` (large downloads).
   std::shared_ptr<FileBody> file = nullptr;
 };
+
+// The Retry-After header value of a refusal that has one (rate_limited,
+// unavailable): its wait in whole seconds, at least 1.
+inline std::optional<int64_t> RetryAfterSeconds(const Status& status) {
+  if (status.code() != Code::kRateLimited && status.code() != Code::kUnavailable) return {};
+  return std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);
+}
 
 // Call exactly once, from any thread.
 using HttpResponder = std::function<void(HttpResponse)>;

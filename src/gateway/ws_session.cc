@@ -6,9 +6,12 @@
 
 namespace parley::gateway {
 
-WsSession::WsSession(beast::tcp_stream stream, Gateway::Impl& gw, Identity identity)
+WsSession::WsSession(Transport stream, Gateway::Impl& gw, Identity identity,
+                     Admission::Slot connection, Admission::Slot handshake)
     : ws_(std::move(stream)),
       gw_(gw),
+      connection_(std::move(connection)),
+      handshake_(std::move(handshake)),
       user_id_(std::move(identity.user_id)),
       credential_(std::move(identity.credential)),
       session_id_(gw.options.node_name + "-" + std::to_string(gw.next_session++)),
@@ -28,6 +31,11 @@ void WsSession::Accept(http::request<http::string_body> req) {
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "parley"); }));
   ws_.read_message_max(gw_.options.max_frame_bytes);
+  // No permessage-deflate: a small compressed frame cannot inflate into a big
+  // one (a client that sets the compression bit anyway is a protocol error).
+  websocket::permessage_deflate no_deflate;
+  no_deflate.server_enable = false;
+  ws_.set_option(no_deflate);
   beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
   auto shared_req = std::make_shared<http::request<http::string_body>>(std::move(req));
   ws_.async_accept(*shared_req, [self = shared_from_this(), shared_req](beast::error_code ec) {
@@ -49,6 +57,14 @@ void WsSession::OnAccept(beast::error_code ec) {
 }
 
 void WsSession::Open() {
+  handshake_.reset();
+  auto slot = gw_.admission.OpenSession(user_id_);
+  if (!slot.ok()) {  // the user's sessions on this node are at their cap
+    gw_.refused_user_sessions.Inc();
+    Enqueue(std::make_shared<const std::string>(protocol::ErrorFrame("", slot.status())));
+    return DoClose(1008, "too many sessions");
+  }
+  user_session_ = std::move(*slot);
   opened_ = true;
   gw_.connections.Add(1);
   gw_.service.OnOpen(shared_from_this());
@@ -77,9 +93,9 @@ void WsSession::OnRead(beast::error_code ec, size_t bytes) {
         protocol::ErrorFrame("", BadRequest("binary frames are not supported; send JSON text"))));
   } else if (user_id_.empty()) {
     return HandleAuthFrame(text);  // reading resumes once authenticated
-  } else {
+  } else if (opened_) {
     gw_.service.OnFrame(shared_from_this(), std::move(text));
-  }
+  }  // else refused by Open() and closing
   if (!closing_) DoRead();
 }
 

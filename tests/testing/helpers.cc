@@ -101,6 +101,13 @@ std::string RegisterAndLogin(HttpClient& http, std::string_view user, std::strin
   return token;
 }
 
+WsOptions WsWith(WsAuth auth, std::string_view token) {
+  WsOptions opt;
+  opt.auth = auth;
+  opt.token = std::string(token);
+  return opt;
+}
+
 std::unique_ptr<WsClient> ConnectReady(uint16_t port, std::string_view token, json::object* ready) {
   WsOptions opt;
   opt.auth = WsAuth::kHeader;

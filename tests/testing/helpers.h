@@ -55,6 +55,9 @@ std::string Login(HttpClient& http, std::string_view user, std::string_view pass
 std::unique_ptr<WsClient> ConnectReady(uint16_t port, std::string_view token,
                                        json::object* ready = nullptr);
 
+// WsOptions with `auth` and `token`, the rest default.
+WsOptions WsWith(WsAuth auth, std::string_view token = {});
+
 // A `send` frame for a 1:1 message.
 json::object SendFrame(std::string_view to, std::string_view content, std::string_view cmid);
 

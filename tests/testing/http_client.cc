@@ -8,6 +8,8 @@
 
 #include <cctype>
 
+#include "testing/tls_client.h"
+
 namespace parley::testing {
 
 namespace asio = boost::asio;
@@ -86,28 +88,26 @@ std::string UrlEncode(std::string_view s) {
 struct HttpClient::Impl {
   asio::io_context ioc;
 
-  // Connects, then writes (via `write`) and reads one response concurrently,
-  // so a server that answers early (413) and closes is still heard.
+  // Connects (and runs the TLS handshake with `tls`), then writes (via
+  // `write`) and reads one response concurrently, so a server that answers
+  // early (413) and closes is still heard.
   template <class WriteFn>
-  HttpResponse Exchange(uint16_t port, std::chrono::milliseconds timeout, WriteFn write,
+  HttpResponse Exchange(uint16_t port, std::chrono::milliseconds timeout,
+                        const std::optional<TlsOptions>& tls, WriteFn write,
                         const std::function<void()>& on_sent) {
     HttpResponse out;
-    beast::tcp_stream stream(ioc);
+    std::unique_ptr<asio::ssl::context> tls_context;
+    if (tls) tls_context = MakeClientTlsContext(*tls);
+    Transport stream{tcp::socket(ioc)};
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(256u << 20);
     bool read_done = false;
     bool write_done = false;
     bool sent = false;
-    boost::system::error_code read_ec, write_ec, connect_ec;
+    boost::system::error_code read_ec, write_ec, connect_ec, tls_ec;
 
-    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-    stream.async_connect(ep, [&](boost::system::error_code ec) {
-      if (ec) {
-        connect_ec = ec;
-        read_done = write_done = true;
-        return;
-      }
+    auto exchange = [&] {
       write(stream, [&](boost::system::error_code ec2, std::size_t) {
         write_done = true;
         write_ec = ec2;
@@ -118,6 +118,20 @@ struct HttpClient::Impl {
                          read_done = true;
                          read_ec = ec2;
                        });
+    };
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+    stream.next_layer().async_connect(ep, [&](boost::system::error_code ec) {
+      if (ec) {
+        connect_ec = ec;
+        read_done = write_done = true;
+        return;
+      }
+      if (!tls_context) return exchange();
+      AsyncClientHandshake(stream, *tls_context, [&](boost::system::error_code ec2) {
+        if (!ec2) return exchange();
+        tls_ec = ec2;
+        read_done = write_done = true;
+      });
     });
 
     ioc.restart();
@@ -131,14 +145,19 @@ struct HttpClient::Impl {
       }
     }
     bool timed_out = !read_done;
+    out.tls = DescribeTls(stream);
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream.socket().close(ignored);
+    stream.next_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.next_layer().socket().close(ignored);
     ioc.restart();
     ioc.run();  // let the cancelled handlers finish; they reference locals
 
     if (connect_ec) {
       out.error = "connect: " + connect_ec.message();
+      return out;
+    }
+    if (tls_ec) {
+      out.error = "tls: " + tls_ec.message();
       return out;
     }
     if (timed_out) {
@@ -192,8 +211,8 @@ HttpResponse HttpClient::Request(std::string_view method, std::string_view targe
     req->prepare_payload();
   }
   return impl_->Exchange(
-      port_, timeout_,
-      [req](beast::tcp_stream& s, auto handler) { http::async_write(s, *req, std::move(handler)); },
+      port_, timeout_, tls_,
+      [req](Transport& s, auto handler) { http::async_write(s, *req, std::move(handler)); },
       on_request_sent);
 }
 
@@ -213,8 +232,8 @@ HttpResponse HttpClient::Delete(std::string_view target, std::string_view token)
 HttpResponse HttpClient::SendRaw(std::string_view bytes) {
   auto data = std::make_shared<std::string>(bytes);
   return impl_->Exchange(
-      port_, timeout_,
-      [data](beast::tcp_stream& s, auto handler) {
+      port_, timeout_, tls_,
+      [data](Transport& s, auto handler) {
         asio::async_write(s, asio::buffer(*data), std::move(handler));
       },
       on_request_sent);

@@ -10,10 +10,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "testing/tls_options.h"
 
 namespace parley::testing {
 
@@ -24,6 +27,7 @@ struct HttpResponse {
   std::string error;        // transport error, if any
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  std::string tls;  // over TLS: the negotiated version and cipher ("TLSv1.3 TLS_AES_...")
 
   // The body parsed as JSON; null if it is not JSON.
   boost::json::value json() const;
@@ -50,6 +54,9 @@ class HttpClient {
   void set_port(uint16_t port) { port_ = port; }
   uint16_t port() const { return port_; }
   void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
+  // Set: every request goes over TLS (https); a failed handshake is an error
+  // starting "tls: ".
+  void set_tls(std::optional<TlsOptions> tls) { tls_ = std::move(tls); }
 
   // Sends one request. A non-empty `body` gets Content-Type application/json
   // unless `headers` set one; a non-empty `token` adds Authorization: Bearer.
@@ -73,6 +80,7 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
   uint16_t port_;
   std::chrono::milliseconds timeout_;
+  std::optional<TlsOptions> tls_;
 };
 
 // Percent-encodes a query parameter value.

@@ -92,10 +92,13 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
   JoinDrain();
 
   std::string listen = "127.0.0.1:" + std::to_string(keep_port_ ? kept_port_ : 0);
+  // Every test connects from 127.0.0.1: no per-address connection budget
+  // (the tests of that limit set one in their extra args; the last flag wins).
   std::vector<std::string> args = {binary,        "--listen",           listen,
                                    "--data-dir",  data_dir_,            "--argon2-opslimit",
                                    "1",           "--argon2-memlimit-kib", "8",
-                                   "--log-level", "info"};
+                                   "--log-level", "info",               "--handshake-rate-per-address",
+                                   "0"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

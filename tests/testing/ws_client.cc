@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "testing/http_client.h"
+#include "testing/tls_client.h"
 
 namespace parley::testing {
 
@@ -25,7 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 struct WsClient::Impl {
   asio::io_context ioc;
-  websocket::stream<beast::tcp_stream> ws{ioc};
+  std::unique_ptr<asio::ssl::context> tls_context;  // outlives ws
+  websocket::stream<Transport> ws{tcp::socket(ioc)};
   beast::flat_buffer rbuf;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
   std::thread io;
@@ -142,14 +144,24 @@ std::unique_ptr<WsClient> WsClient::Connect(uint16_t port, WsOptions options) {
   boost::system::error_code result;
   std::string host = "127.0.0.1:" + std::to_string(port);
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  if (options.tls) im.tls_context = MakeClientTlsContext(*options.tls);
+  bool tls_failed = false;
+  auto upgrade = [&] {
+    im.ws.async_handshake(res, host, target, [&](boost::system::error_code ec2) {
+      done = true;
+      result = ec2;
+    });
+  };
   beast::get_lowest_layer(im.ws).async_connect(ep, [&](boost::system::error_code ec) {
     if (ec) {
       done = true;
       result = ec;
       return;
     }
-    im.ws.async_handshake(res, host, target, [&](boost::system::error_code ec2) {
-      done = true;
+    if (!im.tls_context) return upgrade();
+    AsyncClientHandshake(im.ws.next_layer(), *im.tls_context, [&](boost::system::error_code ec2) {
+      if (!ec2) return upgrade();
+      done = tls_failed = true;
       result = ec2;
     });
   });
@@ -164,7 +176,7 @@ std::unique_ptr<WsClient> WsClient::Connect(uint16_t port, WsOptions options) {
   client->handshake_status_ = static_cast<int>(res.result_int());
   client->handshake_body_ = res.body();
   if (result) {
-    im.error = "handshake: " + result.message();
+    im.error = (tls_failed ? "tls: " : "handshake: ") + result.message();
     im.CloseSocket();
     im.closed = true;
     return client;

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "testing/tls_options.h"
+
 namespace parley::testing {
 
 using namespace std::chrono_literals;
@@ -32,6 +34,7 @@ struct WsOptions {
   std::string target = "/v1/ws";
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds timeout = 5s;
+  std::optional<TlsOptions> tls;  // set: wss (a failed TLS handshake: error() starts "tls: ")
 };
 
 class WsClient {
