@@ -139,6 +139,13 @@ void TearDownServer(Ctx& c) {
   if (c.server && c.server->running()) {
     const int rc = c.server->Terminate(15'000);
     c.out["server_exit_status"] = rc;
+    // Exit 0 is the server's promise on SIGTERM; an instrumented build (scripts/test.sh) also
+    // exits non-zero after a sanitizer report or a leak.
+    c.Problem("server exit status " + std::to_string(rc), rc != 0 ? 1 : 0);
+    if (rc != 0) {  // its log goes away with the data dir below: show it
+      std::cerr << "parley-bench: the server's log:\n"
+                << std::ifstream(c.data_dir + "/server.log").rdbuf() << "\n";
+    }
   }
   if (c.temp_dir && !c.data_dir.empty()) {
     std::error_code ec;

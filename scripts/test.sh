@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The one command to check Parley: installs what is missing, builds everything,
-# and runs every test (unit, integration, browser) with ctest.
+# The one command to check Parley: installs what is missing, builds the `asan` preset
+# (AddressSanitizer + UndefinedBehaviorSanitizer, plus the libFuzzer targets built with clang)
+# into build-asan/, and runs every test there with ctest: unit, integration, bench-smoke,
+# browser and fuzz. Extra arguments go to ctest (e.g. -L integration). ThreadSanitizer runs
+# separately: scripts/tsan.sh. scripts/run-server.sh keeps its release build in build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+export PRESET=${PRESET:-asan}
+export BUILD_DIR=${BUILD_DIR:-$([[ $PRESET == release ]] && echo build || echo "build-$PRESET")}
 scripts/build.sh
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j2 --timeout 600 "$@"
+# A sanitizer finding stops the process with a non-zero status, which fails its test (the
+# harnesses check the exit status of every server they started, see tests/testing).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 600 "$@"

@@ -1,5 +1,7 @@
 #include "client/testing/test_server.h"
 
+#include "testing/server_process.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -74,7 +76,8 @@ TestServer::TestServer() {
 }
 
 TestServer::~TestServer() {
-  Kill9();
+  // Graceful, so an instrumented server's leak check and exit status count (tests/testing).
+  parley::testing::ExpectCleanExit(pid_ > 0 ? Stop() : 0, log());
   if (!dir_.empty() && std::getenv("PARLEY_IT_KEEP") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

@@ -1,7 +1,6 @@
 #include "chat/chat_service.h"
 
 #include <algorithm>
-#include <charconv>
 
 namespace parley::chat {
 
@@ -89,18 +88,6 @@ void ChatService::Shutdown() {
   shards_.Shutdown();
   readers_.Shutdown();
 }
-
-Result<uint64_t> ChatService::ParseCursor(std::string_view cursor) {
-  if (cursor.empty()) return uint64_t{0};
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), v);
-  if (ec != std::errc() || end != cursor.data() + cursor.size()) {
-    return BadRequest("cursor is not one this server issued");
-  }
-  return v;
-}
-
-std::string ChatService::FormatCursor(uint64_t version) { return std::to_string(version); }
 
 store::AppendRequest EventRequest(std::string conversation_id, std::string actor, std::string kind,
                                   int64_t ts) {

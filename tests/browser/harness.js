@@ -74,9 +74,16 @@ export class Server {
     await this.start();
   }
 
+  /**
+   * Stops the server (SIGTERM, so an instrumented build runs its leak check) and removes its
+   * files; throws, failing the test file, if it did not exit 0 or printed a sanitizer report.
+   */
   async dispose() {
-    if (this.proc) { this.proc.kill('SIGKILL'); await this.exited; this.proc = null; }
+    const code = await this.stop();
     if (!process.env.PARLEY_KEEP_TMP) rmSync(this.tmp, { recursive: true, force: true });
+    const report = /ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer/.exec(this.log);
+    if (report) throw new Error(`server printed a sanitizer report:\n${this.log.slice(report.index, report.index + 16384)}`);
+    if (code !== null && code !== 0) throw new Error(`server exited (${code}):\n${this.log.slice(-8192)}`);
   }
 }
 

@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -45,6 +48,27 @@ int DecodeStatus(int status) {
 
 }  // namespace
 
+std::string SanitizerReportIn(std::string_view log) {
+  // The first line of every ASan, LSan, UBSan and TSan report.
+  constexpr std::string_view kMarkers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                           "runtime error:", "WARNING: ThreadSanitizer"};
+  size_t first = std::string_view::npos;
+  for (std::string_view marker : kMarkers) first = std::min(first, log.find(marker));
+  if (first == std::string_view::npos) return "";
+  size_t line_start = log.rfind('\n', first);
+  return std::string(log.substr(line_start == std::string_view::npos ? 0 : line_start + 1, 16384));
+}
+
+void ExpectCleanExit(int exit_code, std::string_view log) {
+  if (exit_code != 0) {
+    ADD_FAILURE() << "parley-server exited with " << exit_code << " when the test ended\n"
+                  << log.substr(log.size() - std::min<size_t>(log.size(), 8192));
+  }
+  if (std::string report = SanitizerReportIn(log); !report.empty()) {
+    ADD_FAILURE() << "parley-server printed a sanitizer report:\n" << report;
+  }
+}
+
 std::string ServerProcess::BinaryPath() {
   if (const char* env = std::getenv("PARLEY_SERVER")) return env;
 #ifdef PARLEY_SERVER_PATH
@@ -70,7 +94,9 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args)
 }
 
 ServerProcess::~ServerProcess() {
-  if (pid_ > 0) Kill9();
+  // A graceful stop, not SIGKILL: LeakSanitizer checks for leaks at exit, and an instrumented
+  // server reports any sanitizer error through its exit status (ASan/UBSan exit 1, TSan 66).
+  ExpectCleanExit(pid_ > 0 ? Stop() : 0, Log());
   JoinDrain();
   if (!tmp_dir_.empty() && std::getenv("PARLEY_IT_KEEP") == nullptr) {
     std::error_code ec;

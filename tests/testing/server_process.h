@@ -2,7 +2,9 @@
 // black-box tests. Binds 127.0.0.1:0 (after KeepPort(), later starts reuse the
 // first port) on a fresh data dir, learns the port from
 // the `event=listening address=HOST:PORT` log line, and keeps draining the
-// child's stdout/stderr into an in-memory log so the pipe never fills.
+// child's stdout/stderr into an in-memory log so the pipe never fills. When it goes out
+// of scope it stops the server gracefully and fails the running test if the server exited
+// non-zero or printed a sanitizer report (scripts/test.sh runs an ASan/UBSan build).
 #pragma once
 
 #include <sys/types.h>
@@ -17,6 +19,13 @@
 #include <vector>
 
 namespace parley::testing {
+
+// The first sanitizer report (ASan, LSan, UBSan, TSan) in a server's output and what follows
+// it; empty if there is none.
+std::string SanitizerReportIn(std::string_view log);
+// Fails the running test if a server that the test is done with exited with a non-zero
+// `exit_code` or printed a sanitizer report anywhere in `log` (restarts and SIGKILLs included).
+void ExpectCleanExit(int exit_code, std::string_view log);
 
 class ServerProcess {
  public:
