@@ -23,6 +23,7 @@
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
 #include "media/media_service.h"
+#include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocksdb_store.h"
 
 namespace parley::app {
@@ -69,9 +70,11 @@ int Serve(const ServerConfig& c) {
   SystemClock clock;
   MetricsRegistry metrics;
   std::error_code ec;
-  std::filesystem::create_directories(c.data_dir + "/store", ec);
-  auto store = store::OpenRocksDbStore(c.data_dir + "/store",
-                                       {.sync_writes = c.durability == "fsync", .metrics = &metrics});
+  store::StoreOptions store_options{.sync_writes = c.durability == "fsync", .metrics = &metrics};
+  const bool postgres = store::IsPostgresUrl(c.store);
+  if (!postgres) std::filesystem::create_directories(c.data_dir + "/store", ec);
+  auto store = postgres ? store::OpenPostgresStore(c.store, store_options)
+                        : store::OpenRocksDbStore(c.data_dir + "/store", store_options);
   if (!store.ok()) {
     spdlog::critical("event=store_open_failed error=\"{}\"", store.status().ToString());
     return 1;
@@ -176,8 +179,8 @@ int Serve(const ServerConfig& c) {
     spdlog::critical("event=listen_failed error=\"{}\"", bound.status().ToString());
     return 1;
   }
-  spdlog::info("event=listening address={} node={} store=rocksdb data_dir={} durability={}", *bound,
-               node_name, c.data_dir, c.durability);
+  spdlog::info("event=listening address={} node={} store={} data_dir={} durability={}", *bound,
+               node_name, postgres ? "postgres" : "rocksdb", c.data_dir, c.durability);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
