@@ -14,13 +14,19 @@ constexpr std::string_view kMemberSql =
     "SELECT body FROM members WHERE conversation_id = $1 AND user_id = $2";
 constexpr std::string_view kIdempotencySql =
     "SELECT body FROM idempotency WHERE sender = $1 AND client_msg_id = $2";
+constexpr std::string_view kReceiptSql =
+    "SELECT body FROM receipts WHERE conversation_id = $1 AND user_id = $2";
 
-bool Same(const Statement& s, std::string_view sql, const std::vector<Param>& params) {
-  if (s.sql != sql || s.params.size() != params.size()) return false;
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (s.params[i].value != params[i].value || s.params[i].type != params[i].type) return false;
-  }
-  return true;
+std::string KnownKey(char kind, const std::vector<std::string>& key) {
+  std::string out(1, kind);
+  for (const std::string& part : key) out += '\0' + part;  // ids hold no 0x00
+  return out;
+}
+
+std::vector<Param> Texts(const std::vector<std::string>& key) {
+  std::vector<Param> out;
+  for (const std::string& part : key) out.push_back(Text(part));
+  return out;
 }
 
 }  // namespace
@@ -42,24 +48,58 @@ Status AppendTx::Flush() {
   return done.ok() ? Status::Ok() : done.status();
 }
 
-Status AppendTx::LockCounter() {
+Status AppendTx::Begin(const std::vector<const AppendRequest*>& requests) {
   // The counter row lock orders the transactions of every server: versions
   // rise in commit order across all of them, as sync cursors require.
-  Result<Rows> counter = Query("SELECT last_version FROM store_meta WHERE id = 1 FOR UPDATE", {});
-  if (!counter.ok()) return counter.status();
-  if (counter->empty()) return Internal("postgres: store_meta has no counter row");
-  first_version_ = last_version_ = counter->U64(0, 0);
+  Queue("SELECT last_version FROM store_meta WHERE id = 1 FOR UPDATE");
+  size_t counter = queued_.size() - 1;
+  std::vector<std::pair<char, std::vector<std::string>>> reads;
+  std::set<std::string> asked;
+  auto ask = [&](char kind, std::string_view sql, std::vector<std::string> key) {
+    for (const std::string& part : key) {
+      if (!ValidId(part)) return;
+    }
+    if (!asked.insert(KnownKey(kind, key)).second) return;
+    Queue(std::string(sql), Texts(key));
+    reads.emplace_back(kind, std::move(key));
+  };
+  for (const AppendRequest* r : requests) {
+    const EntryRecord& e = r->entry;
+    ask('c', kConversationSql, {e.conversation_id});  // locks it: this batch writes it
+    for (const std::string* user : {&r->require_member, &r->require_admin, &e.sender}) {
+      ask('m', kMemberSql, {e.conversation_id, *user});
+    }
+    if (r->idempotent) ask('i', kIdempotencySql, {e.sender, e.client_msg_id});
+    if (r->receipt) ask('r', kReceiptSql, {e.conversation_id, r->receipt->user_id});
+  }
+  Result<std::vector<Rows>> done = Send();
+  if (!done.ok()) return done.status();
+  const Rows& row = (*done)[counter];
+  if (row.empty()) return Internal("postgres: store_meta has no counter row");
+  first_version_ = last_version_ = row.U64(0, 0);
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const Rows& rows = (*done)[counter + 1 + i];
+    std::optional<std::string> body;
+    if (!rows.empty()) body.emplace(rows.Str(0, 0));
+    known_[KnownKey(reads[i].first, reads[i].second)] = std::move(body);
+  }
   return Status::Ok();
 }
 
+Result<std::optional<std::string>> AppendTx::Row(char kind, std::string_view sql,
+                                                 const std::vector<std::string>& key) {
+  std::string known = KnownKey(kind, key);
+  if (auto it = known_.find(known); it != known_.end()) return it->second;
+  Result<std::optional<std::string>> body = Body(sql, Texts(key));
+  if (body.ok()) known_[known] = *body;
+  return body;
+}
+
+void AppendTx::Know(char kind, const std::vector<std::string>& key, std::string body) {
+  known_[KnownKey(kind, key)] = std::move(body);
+}
+
 Result<Rows> AppendTx::Query(std::string_view sql, const std::vector<Param>& params) {
-  for (auto it = read_ahead_.begin(); it != read_ahead_.end(); ++it) {
-    if (Same(it->first, sql, params)) {
-      Rows rows = std::move(it->second);
-      read_ahead_.erase(it);
-      return rows;
-    }
-  }
   queued_.push_back({std::string(sql), params});
   Result<std::vector<Rows>> done = Send();
   if (!done.ok()) return done.status();
@@ -76,42 +116,18 @@ Result<std::optional<std::string>> AppendTx::Body(std::string_view sql,
 }
 
 Status AppendTx::Do(std::string_view sql, const std::vector<Param>& params) {
-  read_ahead_.clear();  // what was read ahead may change now
   wrote_ = true;
   Queue(std::string(sql), params);
   return Status::Ok();
 }
 
 Result<Rows> AppendTx::Returning(std::string_view sql, const std::vector<Param>& params) {
-  read_ahead_.clear();
   wrote_ = true;
   return Query(sql, params);
 }
 
-Status AppendTx::ReadAhead(const AppendRequest& request) {
-  const std::string& id = request.entry.conversation_id;
-  std::vector<Statement> reads = {{std::string(kConversationSql), {Text(id)}}};
-  for (const std::string* user : {&request.require_member, &request.require_admin}) {
-    if (ValidId(*user)) reads.push_back({std::string(kMemberSql), {Text(id), Text(*user)}});
-  }
-  const EntryRecord& e = request.entry;
-  if (request.idempotent && ValidId(e.sender) && ValidId(e.client_msg_id)) {
-    reads.push_back({std::string(kIdempotencySql), {Text(e.sender), Text(e.client_msg_id)}});
-  }
-  size_t first = queued_.size();
-  queued_.insert(queued_.end(), reads.begin(), reads.end());
-  Result<std::vector<Rows>> done = Send();
-  if (!done.ok()) return done.status();
-  for (size_t i = 0; i < reads.size(); ++i) {
-    read_ahead_.emplace_back(std::move(reads[i]), std::move((*done)[first + i]));
-  }
-  return Status::Ok();
-}
-
 Result<AppendResult> AppendTx::Add(const AppendRequest& request) {
   wrote_ = statement_failed_ = false;
-  read_ahead_.clear();
-  if (ValidId(request.entry.conversation_id)) PARLEY_RETURN_IF_ERROR(ReadAhead(request));
   Staged staged;
   PARLEY_RETURN_IF_ERROR(LoadConversation(request, &staged));
   PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged, Members(staged)));
@@ -141,7 +157,7 @@ Result<AppendResult> AppendTx::Add(const AppendRequest& request) {
 Status AppendTx::LoadConversation(const AppendRequest& request, Staged* staged) {
   const std::string& id = request.entry.conversation_id;
   if (!ValidId(id)) return BadRequest("invalid conversation id");
-  Result<std::optional<std::string>> body = Body(kConversationSql, {Text(id)});
+  Result<std::optional<std::string>> body = Row('c', kConversationSql, {id});
   if (!body.ok()) return body.status();
   if (body->has_value()) {
     Result<ConversationRecord> record = DecodeConversation(**body);
@@ -164,7 +180,7 @@ Status AppendTx::LoadConversation(const AppendRequest& request, Staged* staged) 
 StoredMember AppendTx::Members(const Staged& staged) {
   return [this, &staged](const std::string& user_id) -> Result<std::optional<MemberRecord>> {
     Result<std::optional<std::string>> body =
-        Body(kMemberSql, {Text(staged.conversation.conversation_id), Text(user_id)});
+        Row('m', kMemberSql, {staged.conversation.conversation_id, user_id});
     if (!body.ok()) return body.status();
     std::optional<MemberRecord> found;
     if (!body->has_value()) return found;
@@ -182,7 +198,7 @@ Result<std::optional<IdempotencyRecord>> AppendTx::FindDuplicate(const AppendReq
   if (!ValidId(entry.sender)) return BadRequest("invalid sender");
   // No race with a retry of the same send: appends hold the version lock.
   Result<std::optional<std::string>> body =
-      Body(kIdempotencySql, {Text(entry.sender), Text(entry.client_msg_id)});
+      Row('i', kIdempotencySql, {entry.sender, entry.client_msg_id});
   if (!body.ok()) return body.status();
   if (body->has_value()) {
     Result<IdempotencyRecord> record = DecodeIdempotency(**body);
@@ -224,11 +240,13 @@ Status AppendTx::LoadMedia(const AppendRequest& request, Staged* staged) {
 }
 
 Status AppendTx::PutConversation(const ConversationRecord& c) {
+  std::string body = EncodeConversation(c);
+  Know('c', {c.conversation_id}, body);
   return Do(
       "INSERT INTO conversations (conversation_id, last_seq, body) VALUES ($1, $2, $3) "
       "ON CONFLICT (conversation_id) DO UPDATE SET last_seq = EXCLUDED.last_seq, body = "
       "EXCLUDED.body",
-      {Text(c.conversation_id), U64(c.last_seq), Bytes(EncodeConversation(c))});
+      {Text(c.conversation_id), U64(c.last_seq), Bytes(body)});
 }
 
 Result<AppendResult> AppendTx::Write(const AppendRequest& request, Staged staged) {
@@ -273,11 +291,13 @@ Result<AppendResult> AppendTx::Write(const AppendRequest& request, Staged staged
   }
   PARLEY_RETURN_IF_ERROR(PutIdempotency(request, entry));
   for (const auto& [user_id, member] : staged.members) {
+    std::string body = EncodeMember(member);
+    Know('m', {id, user_id}, body);
     PARLEY_RETURN_IF_ERROR(
         Do("INSERT INTO members (conversation_id, user_id, current, body) VALUES ($1, $2, $3, $4) "
            "ON CONFLICT (conversation_id, user_id) DO UPDATE SET current = EXCLUDED.current, "
            "body = EXCLUDED.body",
-           {Text(id), Text(user_id), Bool(member.current()), Bytes(EncodeMember(member))}));
+           {Text(id), Text(user_id), Bool(member.current()), Bytes(body)}));
   }
   if (request.set_name) conversation.name = *request.set_name;
   if (request.set_posting) conversation.posting = *request.set_posting;
@@ -294,11 +314,12 @@ Status AppendTx::PutIdempotency(const AppendRequest& request, const EntryRecord&
   if (!request.idempotent || entry.client_msg_id.empty()) return Status::Ok();
   IdempotencyRecord record{entry.sender,     entry.client_msg_id, entry.conversation_id,
                            entry.message_id, entry.seq,           entry.ts};
+  std::string body = EncodeIdempotency(record);
+  Know('i', {record.sender, record.client_msg_id}, body);
   return Do(
       "INSERT INTO idempotency (sender, client_msg_id, ts, body) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (sender, client_msg_id) DO UPDATE SET ts = EXCLUDED.ts, body = EXCLUDED.body",
-      {Text(record.sender), Text(record.client_msg_id), Int(record.ts),
-       Bytes(EncodeIdempotency(record))});
+      {Text(record.sender), Text(record.client_msg_id), Int(record.ts), Bytes(body)});
 }
 
 Result<AppendResult> AppendTx::AddReceipt(const AppendRequest& request, Staged staged) {
@@ -311,9 +332,7 @@ Result<AppendResult> AppendTx::AddReceipt(const AppendRequest& request, Staged s
   if (!member->has_value()) return Forbidden("not a member of this conversation");
 
   const std::string& id = conversation.conversation_id;
-  Result<std::optional<std::string>> body =
-      Body("SELECT body FROM receipts WHERE conversation_id = $1 AND user_id = $2",
-           {Text(id), Text(asked.user_id)});
+  Result<std::optional<std::string>> body = Row('r', kReceiptSql, {id, asked.user_id});
   if (!body.ok()) return body.status();
   ReceiptRecord merged;
   if (body->has_value()) {
@@ -331,10 +350,12 @@ Result<AppendResult> AppendTx::AddReceipt(const AppendRequest& request, Staged s
   }
   merged.version = ++last_version_;
   conversation.last_version = merged.version;
+  std::string stored = EncodeReceipt(merged);
+  Know('r', {id, asked.user_id}, stored);
   PARLEY_RETURN_IF_ERROR(
       Do("INSERT INTO receipts (conversation_id, user_id, body) VALUES ($1, $2, $3) "
          "ON CONFLICT (conversation_id, user_id) DO UPDATE SET body = EXCLUDED.body",
-         {Text(id), Text(asked.user_id), Bytes(EncodeReceipt(merged))}));
+         {Text(id), Text(asked.user_id), Bytes(stored)}));
   PARLEY_RETURN_IF_ERROR(PutConversation(conversation));
   result.receipt = merged;
   result.changed = true;

@@ -2,9 +2,11 @@
 // request's preconditions against the database (which shows what the
 // transaction wrote for earlier requests of the batch) and writes it.
 //
-// Round trips: writes are queued and sent in one pipeline with the next read
-// (which must see them) or with the COMMIT; a request's first reads are sent
-// together. A plain message costs one round trip. A request that fails its
+// Round trips: Begin() reads the rows every request of the batch starts with
+// (conversations, required members, idempotency keys, receipts) in one pipeline and
+// keeps them, updated by the batch's own writes, in `known_`; writes are
+// queued and sent with the next read that must see them, or with COMMIT. A
+// batch of plain messages costs two round trips. A request that fails its
 // checks has written nothing; one that fails after writing (a broken
 // invariant, corrupt data) makes the committer redo the batch with a
 // savepoint per request.
@@ -16,6 +18,7 @@
 
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -30,9 +33,12 @@ class AppendTx {
  public:
   explicit AppendTx(Connection& conn) : conn_(conn) {}
 
-  // Locks and reads the global version counter (after the queued BEGIN).
-  Status LockCounter();
+  // Sends what is queued (BEGIN), locks and reads the global version counter
+  // and reads ahead what the requests will look up first.
+  Status Begin(const std::vector<const AppendRequest*>& requests);
   Result<AppendResult> Add(const AppendRequest& request);
+  // After a rollback to a savepoint: rows read ahead may be stale now.
+  void Forget() { known_.clear(); }
   // Whether the last Add queued or sent any write, or a statement failed (which
   // aborts the transaction): then its failure cannot be isolated without a savepoint.
   bool tainted() const { return wrote_ || statement_failed_; }
@@ -69,9 +75,12 @@ class AppendTx {
   Result<Rows> Returning(std::string_view sql, const std::vector<Param>& params);
   // Sends `queued_` and returns their rows.
   Result<std::vector<Rows>> Send();
-  // Sends the reads a request starts with in one round trip; Query answers
-  // them from here until the request writes.
-  Status ReadAhead(const AppendRequest& request);
+  // A conversation, member, idempotency or receipt row (kind 'c', 'm', 'i', 'r'; its key
+  // columns): from `known_`, else read (`sql` with the key as parameters).
+  Result<std::optional<std::string>> Row(char kind, std::string_view sql,
+                                         const std::vector<std::string>& key);
+  // Writes `body` to that row's entry in `known_`.
+  void Know(char kind, const std::vector<std::string>& key, std::string body);
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
   // The stored member record of a user in the staged conversation.
@@ -109,7 +118,7 @@ class AppendTx {
   bool wrote_ = false;
   bool statement_failed_ = false;
   std::vector<Statement> queued_;
-  std::vector<std::pair<Statement, Rows>> read_ahead_;
+  std::unordered_map<std::string, std::optional<std::string>> known_;  // nullopt: no row
 };
 
 }  // namespace parley::store::pg

@@ -117,7 +117,9 @@ Status Committer::TransactOnce(std::vector<Pending>& batch,
     return status;
   };
   tx.Queue("BEGIN");
-  if (Status s = tx.LockCounter(); !s.ok()) return fail(s);
+  std::vector<const AppendRequest*> requests;
+  for (const Pending& pending : batch) requests.push_back(&pending.request);
+  if (Status s = tx.Begin(requests); !s.ok()) return fail(s);
   RaiseCommitted(tx.first_version());  // committed by whoever held the lock before
   for (Pending& pending : batch) {
     uint64_t version = tx.last_version();
@@ -140,6 +142,7 @@ Status Committer::TransactOnce(std::vector<Pending>& batch,
       }
       if (tx.tainted()) {
         tx.Discard();
+        tx.Forget();
         if (Status s = conn.Run("ROLLBACK TO SAVEPOINT append"); !s.ok()) return fail(s);
       }
       tx.ResetVersion(version);

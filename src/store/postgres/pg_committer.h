@@ -1,8 +1,9 @@
 // The append path of the PostgreSQL store: one thread with its own
 // connection takes every pending append and commits them in ONE transaction
 // (group commit: a lone append is committed at once, batches grow while a
-// commit is in flight). Each append runs under a savepoint so a failed one
-// leaves nothing; callbacks run on this thread after COMMIT, in commit order.
+// commit is in flight; AppendTx keeps it to two round trips). A failed append
+// leaves nothing of itself; callbacks run on this thread after COMMIT, in
+// commit order.
 #pragma once
 
 #include <atomic>
