@@ -38,17 +38,15 @@ Param Int(int64_t v);             // int8
 Param U64(uint64_t v);            // int8; ids and seqs stay below 2^63
 Param Bool(bool v);
 
-// The rows of one statement. Columns must be int8, bool, text or bytea.
+// The rows of one statement. Columns must be int8, int4, text or bytea.
 class Rows {
  public:
   explicit Rows(PGresult* result) : result_(result, &PQclear) {}
   int size() const { return PQntuples(result_.get()); }
   bool empty() const { return size() == 0; }
-  bool IsNull(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
   std::string_view Str(int row, int col) const;
   int64_t Int(int row, int col) const;
   uint64_t U64(int row, int col) const { return static_cast<uint64_t>(Int(row, col)); }
-  bool Bool(int row, int col) const { return Str(row, col) == std::string_view("\x01", 1); }
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
