@@ -11,6 +11,7 @@ packages=(
   librocksdb-dev libsodium-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   libreadline-dev openssl libvips-dev libhiredis-dev redis-server zlib1g-dev
+  libpq-dev postgresql
   clang-14 libclang-rt-14-dev  # the libFuzzer targets in fuzz/
   chromium
 )

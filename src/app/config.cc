@@ -60,7 +60,9 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
   app.add_option("--listen", c.listen, "HOST:PORT to serve HTTP and WebSocket on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--data-dir", c.data_dir, "Directory of the embedded store")->capture_default_str();
-  app.add_option("--store", c.store, "Message store: rocksdb (embedded, under --data-dir)")
+  app.add_option("--store", c.store,
+                 "Message store: rocksdb (embedded, under --data-dir) or a PostgreSQL URL "
+                 "postgres://user@host:port/db (shared by several servers)")
       ->capture_default_str();
   app.add_option("--durability", c.durability,
                  "fsync: ack after the write-ahead log is synced (group commit); os: after the OS has it")
@@ -300,8 +302,10 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     return BadRequest(e.what());
   }
-  if (out.config.store != "rocksdb") {
-    return BadRequest("--store: only rocksdb is available in this build");
+  const std::string& store = out.config.store;
+  if (store != "rocksdb" && !store.starts_with("postgres://") &&
+      !store.starts_with("postgresql://")) {
+    return BadRequest("--store: rocksdb or a postgres:// URL");
   }
   if (auto hp = SplitHostPort(out.config.listen); !hp.ok()) return hp.status();
   if (out.config.transport.tls_cert.empty() != out.config.transport.tls_key.empty()) {

@@ -76,6 +76,13 @@ TEST(ConfigTest, RejectsBadValues) {
   EXPECT_FALSE(Parse({"--store", "cassandra://x"}).ok());
 }
 
+TEST(ConfigTest, StoreIsRocksDbOrAPostgresUrl) {
+  EXPECT_EQ(Parse({})->config.store, "rocksdb");
+  EXPECT_TRUE(Parse({"--store", "postgres://parley@127.0.0.1:5432/parley"}).ok());
+  EXPECT_TRUE(Parse({"--store", "postgresql://db.example/parley?sslmode=require"}).ok());
+  EXPECT_FALSE(Parse({"--store", "postgres"}).ok());
+}
+
 TEST(ConfigTest, ReadsTomlFileAndFlagsWin) {
   std::string path = ::testing::TempDir() + "/parley-config-test.toml";
   {

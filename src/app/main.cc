@@ -24,6 +24,7 @@
 #include "directory/session_directory.h"
 #include "gateway/gateway.h"
 #include "media/media_service.h"
+#include "store/postgres/postgres_store.h"
 #include "store/rocksdb/rocksdb_store.h"
 
 namespace parley::app {
@@ -70,9 +71,11 @@ int Serve(const ServerConfig& c) {
   SystemClock clock;
   MetricsRegistry metrics;
   std::error_code ec;
-  std::filesystem::create_directories(c.data_dir + "/store", ec);
-  auto store = store::OpenRocksDbStore(c.data_dir + "/store",
-                                       {.sync_writes = c.durability == "fsync", .metrics = &metrics});
+  store::StoreOptions store_options{.sync_writes = c.durability == "fsync", .metrics = &metrics};
+  const bool postgres = store::IsPostgresUrl(c.store);
+  if (!postgres) std::filesystem::create_directories(c.data_dir + "/store", ec);
+  auto store = postgres ? store::OpenPostgresStore(c.store, store_options)
+                        : store::OpenRocksDbStore(c.data_dir + "/store", store_options);
   if (!store.ok()) {
     spdlog::critical("event=store_open_failed error=\"{}\"", store.status().ToString());
     return 1;
@@ -212,10 +215,10 @@ int Serve(const ServerConfig& c) {
     return 1;
   }
   spdlog::info(
-      "event=listening address={} scheme={} node={} store=rocksdb data_dir={} durability={} "
+      "event=listening address={} scheme={} node={} store={} data_dir={} durability={} "
       "presence={}",
-      *bound, t.tls_cert.empty() ? "http" : "https", node_name, c.data_dir, c.durability,
-      c.redis.empty() ? "local" : "redis");
+      *bound, t.tls_cert.empty() ? "http" : "https", node_name, postgres ? "postgres" : "rocksdb",
+      c.data_dir, c.durability, c.redis.empty() ? "local" : "redis");
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres/postgres_store.h"
+#include "store/postgres/test_postgres.h"
 #include "store/rocksdb/rocksdb_store.h"
 #include "store/store.h"
 
@@ -26,7 +28,20 @@ struct RocksDbFactory {
   }
 };
 
-using StoreFactories = ::testing::Types<RocksDbFactory>;
+// A database named after the test's directory on the binary's own PostgreSQL
+// server (started on first use, stopped when the binary exits).
+struct PostgresFactory {
+  static Result<StorePtr> Open(const std::string& dir, StoreOptions options) {
+    Result<pg::TestPostgres*> server = pg::TestPostgres::Shared();
+    if (!server.ok()) return server.status();
+    Result<std::string> url =
+        (*server)->Database(std::filesystem::path(dir).filename().string());
+    if (!url.ok()) return url.status();
+    return OpenPostgresStore(*url, options);
+  }
+};
+
+using StoreFactories = ::testing::Types<RocksDbFactory, PostgresFactory>;
 
 template <typename Factory>
 class StoreTest : public ::testing::Test {

@@ -10,7 +10,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -91,6 +93,24 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args)
   tmp_dir_ = templ;
   data_dir_ = tmp_dir_ + "/data";
   std::filesystem::create_directories(data_dir_);
+  CreatePostgresDatabase();
+}
+
+// PARLEY_TEST_POSTGRES=postgres://user@host:port (scripts/test-postgres.sh):
+// every server gets a fresh database there instead of the embedded store.
+void ServerProcess::CreatePostgresDatabase() {
+  const char* base = std::getenv("PARLEY_TEST_POSTGRES");
+  if (base == nullptr || *base == '\0') return;
+  std::string name = "it_" + std::filesystem::path(tmp_dir_).filename().string();
+  for (char& c : name) c = (c == '-') ? '_' : static_cast<char>(std::tolower(c));
+  std::string command = std::string("psql -X -q -v ON_ERROR_STOP=1 '") + base +
+                        "/postgres' -c 'CREATE DATABASE " + name + "' >/dev/null";
+  if (std::system(command.c_str()) != 0) {
+    error_ = "cannot create database " + name + " at " + base;
+    return;
+  }
+  postgres_database_ = name;
+  postgres_url_ = std::string(base) + "/" + name;
 }
 
 ServerProcess::~ServerProcess() {
@@ -98,6 +118,13 @@ ServerProcess::~ServerProcess() {
   // server reports any sanitizer error through its exit status (ASan/UBSan exit 1, TSan 66).
   ExpectCleanExit(pid_ > 0 ? Stop() : 0, Log());
   JoinDrain();
+  if (!postgres_database_.empty()) {
+    std::string command = std::string("psql -X -q '") + std::getenv("PARLEY_TEST_POSTGRES") +
+                          "/postgres' -c 'DROP DATABASE IF EXISTS " + postgres_database_ +
+                          " WITH (FORCE)' >/dev/null 2>&1";
+    // On failure it is left behind: the test run's PostgreSQL goes at its end.
+    [[maybe_unused]] int rc = std::system(command.c_str());
+  }
   if (!tmp_dir_.empty() && std::getenv("PARLEY_IT_KEEP") == nullptr) {
     std::error_code ec;
     std::filesystem::remove_all(tmp_dir_, ec);
@@ -110,6 +137,7 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
     return false;
   }
   if (tmp_dir_.empty()) return false;
+  if (std::getenv("PARLEY_TEST_POSTGRES") != nullptr && postgres_url_.empty()) return false;
   std::string binary = BinaryPath();
   if (binary.empty() || access(binary.c_str(), X_OK) != 0) {
     error_ = "server binary not found: '" + binary + "' (set PARLEY_SERVER)";
@@ -125,6 +153,7 @@ bool ServerProcess::Start(std::chrono::milliseconds timeout) {
                                    "1",           "--argon2-memlimit-kib", "8",
                                    "--log-level", "info",               "--handshake-rate-per-address",
                                    "0"};
+  if (!postgres_url_.empty()) args.insert(args.end(), {"--store", postgres_url_});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

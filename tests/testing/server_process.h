@@ -70,6 +70,7 @@ class ServerProcess {
   bool WaitForLog(std::string_view needle, std::chrono::milliseconds timeout) const;
 
  private:
+  void CreatePostgresDatabase();
   void Drain(int fd);
   void Reap(int status);
   void JoinDrain();
@@ -77,6 +78,8 @@ class ServerProcess {
   std::vector<std::string> extra_args_;
   std::string tmp_dir_;
   std::string data_dir_;
+  std::string postgres_database_;
+  std::string postgres_url_;  // set: the server runs on this PostgreSQL database
   std::string error_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;

@@ -18,7 +18,7 @@ BatchBuilder::BatchBuilder(const RocksDb& db, const ConversationCache& cache, ui
 Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
   Staged staged;
   PARLEY_RETURN_IF_ERROR(LoadConversation(request, &staged));
-  PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged));
+  PARLEY_RETURN_IF_ERROR(CheckAccess(request, staged, Members(staged)));
   if (request.receipt) return AddReceipt(request, std::move(staged));
   if (request.purge) return AddPurge(request, std::move(staged));
   staged.entry = request.entry;
@@ -35,9 +35,7 @@ Result<AppendResult> BatchBuilder::Add(const AppendRequest& request) {
   if (request.change) return AddChange(request, std::move(staged));
   PARLEY_RETURN_IF_ERROR(LoadMedia(request, &staged));
   PARLEY_RETURN_IF_ERROR(StageMessage(&staged));
-  PARLEY_RETURN_IF_ERROR(StageAdds(request, &staged));
-  PARLEY_RETURN_IF_ERROR(StageRemovals(request, &staged));
-  PARLEY_RETURN_IF_ERROR(StageRoles(request, &staged));
+  PARLEY_RETURN_IF_ERROR(StageMembership(request, &staged, Members(staged)));
   if (request.promote_if_no_admin) PARLEY_RETURN_IF_ERROR(StagePromotion(&staged));
   return Write(request, std::move(staged));
 }
@@ -70,45 +68,23 @@ Status BatchBuilder::LoadConversation(const AppendRequest& request, Staged* stag
   return Status::Ok();
 }
 
-Result<std::optional<MemberRecord>> BatchBuilder::CurrentMember(const Staged& staged,
-                                                                const std::string& user_id) {
-  std::optional<MemberRecord> found;
-  if (auto it = staged.members.find(user_id); it != staged.members.end()) {
-    found = it->second;
-  } else if (staged.created) {
-    return found;  // a new conversation has no members yet
-  } else {
+StoredMember BatchBuilder::Members(const Staged& staged) {
+  return [this, &staged](const std::string& user_id) -> Result<std::optional<MemberRecord>> {
+    std::optional<MemberRecord> found;
     std::string key = PairKey(staged.conversation.conversation_id, user_id);
     if (auto it = members_.find(key); it != members_.end()) {
       found = it->second;
-    } else {
-      Result<std::string> value = GetValue(db_, db_.members, key, "member");
-      if (!value.ok() && value.status().code() != Code::kNotFound) return value.status();
-      if (value.ok()) {
-        Result<MemberRecord> record = DecodeMember(*value);
-        if (!record.ok()) return record.status();
-        found = std::move(*record);
-      }
+      return found;
     }
-  }
-  if (found && !found->current()) found.reset();
-  return found;
-}
-
-Status BatchBuilder::CheckAccess(const AppendRequest& request, const Staged& staged) {
-  if (!request.require_member.empty()) {
-    Result<std::optional<MemberRecord>> member = CurrentMember(staged, request.require_member);
-    if (!member.ok()) return member.status();
-    if (!member->has_value()) return Forbidden("not a member of this conversation");
-  }
-  if (!request.require_admin.empty()) {
-    Result<std::optional<MemberRecord>> admin = CurrentMember(staged, request.require_admin);
-    if (!admin.ok()) return admin.status();
-    if (!admin->has_value() || (*admin)->role != Role::kAdmin) {
-      return Forbidden("not an admin of this conversation");
+    Result<std::string> value = GetValue(db_, db_.members, key, "member");
+    if (!value.ok() && value.status().code() != Code::kNotFound) return value.status();
+    if (value.ok()) {
+      Result<MemberRecord> record = DecodeMember(*value);
+      if (!record.ok()) return record.status();
+      found = std::move(*record);
     }
-  }
-  return Status::Ok();
+    return found;
+  };
 }
 
 Result<std::optional<IdempotencyRecord>> BatchBuilder::FindDuplicate(const AppendRequest& request) {
@@ -128,101 +104,30 @@ Result<std::optional<IdempotencyRecord>> BatchBuilder::FindDuplicate(const Appen
       found = std::move(*record);
     }
   }
-  if (found && entry.ts - found->ts >= request.idempotency_window_ms) found.reset();
+  if (found && !WithinIdempotencyWindow(request, *found)) found.reset();
   return found;
 }
 
-Status BatchBuilder::StageAdds(const AppendRequest& request, Staged* staged) {
-  uint32_t added = 0;
-  for (const MemberRecord& add : request.add_members) {
-    if (!ValidId(add.user_id)) return BadRequest("invalid member id");
-    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, add.user_id);
-    if (!current.ok()) return current.status();
-    if (current->has_value()) continue;  // already a member (or listed twice)
-    MemberRecord record = add;
-    record.conversation_id = staged->conversation.conversation_id;
-    record.joined_seq = staged->seq;
-    record.left_seq = 0;
-    if (record.joined_at == 0) record.joined_at = request.entry.ts;
-    staged->members[add.user_id] = std::move(record);
-    ++added;
-  }
-  uint64_t count = uint64_t{staged->conversation.member_count} + added;
-  if (request.max_members != 0 && count > request.max_members) {
-    return Conflict("conversation is full");
-  }
-  staged->conversation.member_count = static_cast<uint32_t>(count);
-  return Status::Ok();
-}
-
-Status BatchBuilder::StageRemovals(const AppendRequest& request, Staged* staged) {
-  for (const std::string& user_id : request.remove_members) {
-    if (!ValidId(user_id)) return BadRequest("invalid member id");
-    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, user_id);
-    if (!current.ok()) return current.status();
-    if (!current->has_value()) return NotFound("not a member: " + user_id);
-    MemberRecord record = std::move(**current);
-    record.left_seq = staged->seq;
-    staged->members[user_id] = std::move(record);
-    if (staged->conversation.member_count > 0) --staged->conversation.member_count;
-  }
-  return Status::Ok();
-}
-
-Status BatchBuilder::StageRoles(const AppendRequest& request, Staged* staged) {
-  for (const auto& [user_id, role] : request.set_roles) {
-    if (!ValidId(user_id)) return BadRequest("invalid member id");
-    Result<std::optional<MemberRecord>> current = CurrentMember(*staged, user_id);
-    if (!current.ok()) return current.status();
-    if (!current->has_value()) return NotFound("not a member: " + user_id);
-    MemberRecord record = std::move(**current);
-    record.role = role;
-    staged->members[user_id] = std::move(record);
-  }
-  return Status::Ok();
-}
-
-// Makes the oldest current member (lowest joined_seq, then user id) an admin
-// when the request leaves members but no admin. Scans the members, so it is
-// only for the rare requests that may remove the last admin.
+// Scans the members, so it is only for the rare requests that may remove the last admin.
 Status BatchBuilder::StagePromotion(Staged* staged) {
   const std::string& id = staged->conversation.conversation_id;
-  std::optional<MemberRecord> oldest;
-  bool has_admin = false;
-  std::set<std::string> seen;  // users whose latest state is in an overlay
-  auto consider = [&](const MemberRecord& m) {
-    if (!m.current()) return;
-    if (m.role == Role::kAdmin) has_admin = true;
-    if (!oldest ||
-        std::tie(m.joined_seq, m.user_id) < std::tie(oldest->joined_seq, oldest->user_id)) {
-      oldest = m;
+  return store::StagePromotion(staged, [&](const auto& visit) -> Status {
+    for (const auto& [key, member] : members_) {  // staged by this batch: newer than the DB
+      if (member.conversation_id == id && !visit(member)) return Status::Ok();
     }
-  };
-  for (const auto& [user_id, member] : staged->members) {
-    consider(member);
-    seen.insert(user_id);
-  }
-  for (const auto& [key, member] : members_) {
-    if (member.conversation_id == id && seen.insert(member.user_id).second) consider(member);
-  }
-  if (!staged->created) {
     std::string lower = KeyPrefix(id), upper = KeyPrefixEnd(id);
     rocksdb::Slice upper_bound(upper);
     rocksdb::ReadOptions options;
     options.iterate_upper_bound = &upper_bound;
     std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(options, db_.members));
-    for (it->Seek(lower); it->Valid() && !has_admin; it->Next()) {
+    for (it->Seek(lower); it->Valid(); it->Next()) {
       Result<MemberRecord> member = DecodeMember(it->value().ToStringView());
       if (!member.ok()) return member.status();
-      if (!seen.count(member->user_id)) consider(*member);
+      if (!visit(*member)) return Status::Ok();
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scan members");
-  }
-  if (has_admin || !oldest) return Status::Ok();
-  oldest->role = Role::kAdmin;
-  staged->promoted = oldest->user_id;
-  staged->members[oldest->user_id] = std::move(*oldest);
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status BatchBuilder::LoadMedia(const AppendRequest& request, Staged* staged) {
@@ -334,7 +239,7 @@ Result<AppendResult> BatchBuilder::AddReceipt(const AppendRequest& request, Stag
   ConversationRecord& conversation = staged.conversation;
   if (staged.created) return NotFound("conversation not found");
   if (!ValidId(asked.user_id)) return BadRequest("invalid receipt user");
-  Result<std::optional<MemberRecord>> member = CurrentMember(staged, asked.user_id);
+  Result<std::optional<MemberRecord>> member = Member(staged, asked.user_id);
   if (!member.ok()) return member.status();
   if (!member->has_value()) return Forbidden("not a member of this conversation");
 
@@ -344,20 +249,13 @@ Result<AppendResult> BatchBuilder::AddReceipt(const AppendRequest& request, Stag
   ReceiptRecord merged = *current;
   merged.conversation_id = conversation.conversation_id;
   merged.user_id = asked.user_id;
-  // Watermarks only rise; read implies delivered; nothing beyond the last seq.
-  uint64_t read = std::min(std::max(merged.read_seq, asked.read_seq), conversation.last_seq);
-  uint64_t delivered = std::min(std::max({merged.delivered_seq, asked.delivered_seq, read}),
-                                conversation.last_seq);
   AppendResult result;
   result.entry = request.entry;
-  if (read == merged.read_seq && delivered == merged.delivered_seq) {
+  if (!MergeReceipt(asked, conversation.last_seq, &merged)) {
     result.receipt = merged;
     return result;
   }
-  merged.read_seq = read;
-  merged.delivered_seq = delivered;
   merged.version = ++last_version_;
-  merged.updated_at = asked.updated_at;
   conversation.last_version = merged.version;
   batch_.Put(db_.receipts, key, EncodeReceipt(merged)).PermitUncheckedError();
   batch_.Put(db_.conversations, conversation.conversation_id, EncodeConversation(conversation))

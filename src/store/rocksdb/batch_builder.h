@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/status.h"
+#include "store/append_rules.h"
 #include "store/rocksdb/column_families.h"
 #include "store/store.h"
 
@@ -38,26 +39,15 @@ class BatchBuilder {
   const ConversationCache& conversations() const { return conversations_; }
 
  private:
-  // What one request would change, before anything of it is staged.
-  struct Staged {
-    ConversationRecord conversation;
-    bool created = false;
-    uint64_t seq = 0;
-    std::map<std::string, MemberRecord> members;  // by user id; left_seq != 0: removed
-    std::string promoted;  // made admin because no admin was left
-    std::optional<MediaRecord> media;             // the media a message carries
-    EntryRecord entry;                            // the request's entry as it will be stored
-    uint64_t reply_target = 0;                    // seq of the message entry.reply_to names
-  };
+  using Staged = StagedAppend;
 
   Status LoadConversation(const AppendRequest& request, Staged* staged);
-  Result<std::optional<MemberRecord>> CurrentMember(const Staged& staged,
-                                                    const std::string& user_id);
-  Status CheckAccess(const AppendRequest& request, const Staged& staged);
+  // The stored member record of a user in the staged conversation (batch overlay, then DB).
+  StoredMember Members(const Staged& staged);
+  Result<std::optional<MemberRecord>> Member(const Staged& staged, const std::string& user_id) {
+    return CurrentMember(staged, Members(staged), user_id);
+  }
   Result<std::optional<IdempotencyRecord>> FindDuplicate(const AppendRequest& request);
-  Status StageAdds(const AppendRequest& request, Staged* staged);
-  Status StageRemovals(const AppendRequest& request, Staged* staged);
-  Status StageRoles(const AppendRequest& request, Staged* staged);
   Status StagePromotion(Staged* staged);
   Status LoadMedia(const AppendRequest& request, Staged* staged);
   void StageMediaRef(const EntryRecord& entry, const MediaRecord& media);
@@ -69,8 +59,6 @@ class BatchBuilder {
   // Message lifecycle (lifecycle_batch.cc).
   Status StageMessage(Staged* staged);
   Result<AppendResult> AddChange(const AppendRequest& request, Staged staged);
-  Result<bool> ChangeTarget(const MessageChange& change, const MemberRecord& actor,
-                            const EntryRecord& event, EntryRecord* target);
   void StageTargetWrites(const MessageChange& change, const EntryRecord& before,
                          const EntryRecord& after, uint64_t event_seq, AppendResult* result);
   Result<AppendResult> AddHide(const AppendRequest& request, Staged staged,

@@ -11,27 +11,14 @@ constexpr size_t kMaxBatch = 1024;
 // The cache is an optimisation for hot conversations: start over past this.
 constexpr size_t kMaxCachedConversations = 100'000;
 
-std::vector<double> BatchSizeBuckets() {
-  std::vector<double> bounds;
-  for (double b = 1; b <= kMaxBatch; b *= 2) bounds.push_back(b);
-  return bounds;
-}
-
 }  // namespace
 
 Committer::Committer(RocksDb* db, const StoreOptions& options, uint64_t last_version)
     : db_(db),
       sync_writes_(options.sync_writes),
       last_version_(last_version),
-      committed_version_(last_version) {
-  if (MetricsRegistry* m = options.metrics) {
-    commit_seconds_ = &m->AddHistogram("parley_store_commit_seconds",
-                                       "Latency of one group-commit write", LatencyBuckets());
-    batch_size_ =
-        &m->AddHistogram("parley_store_batch_size", "Appends per group commit", BatchSizeBuckets());
-    batches_total_ = &m->AddCounter("parley_store_batches_total", "Group commits");
-    appends_total_ = &m->AddCounter("parley_store_appends_total", "Appends processed");
-  }
+      committed_version_(last_version),
+      stats_(options.metrics, kMaxBatch) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -64,10 +51,6 @@ void Committer::Close() {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
-}
-
-Store::Stats Committer::GetStats() const {
-  return {batches_.load(std::memory_order_relaxed), appends_.load(std::memory_order_relaxed)};
 }
 
 void Committer::Run() {
@@ -114,13 +97,7 @@ void Committer::CommitBatch(std::vector<Pending>& batch) {
     for (Result<AppendResult>& result : results) result = written;
   }
   // Counted before the callbacks, so a caller that saw its result sees its batch counted.
-  batches_.fetch_add(1, std::memory_order_relaxed);
-  appends_.fetch_add(batch.size(), std::memory_order_relaxed);
-  if (batches_total_ != nullptr) {
-    batches_total_->Inc();
-    appends_total_->Inc(batch.size());
-    batch_size_->Observe(static_cast<double>(batch.size()));
-  }
+  stats_.CountBatch(batch.size());
   // Raised before the callbacks: whoever a callback wakes (a fan-out, a
   // long-poll) must be able to read what it was told about.
   committed_version_.store(last_version_, std::memory_order_release);
@@ -132,10 +109,7 @@ Status Committer::Write(rocksdb::WriteBatch& batch) {
   options.sync = sync_writes_;
   auto start = std::chrono::steady_clock::now();
   rocksdb::Status s = db_->db->Write(options, &batch);
-  if (commit_seconds_ != nullptr) {
-    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    commit_seconds_->Observe(elapsed.count());
-  }
+  stats_.ObserveCommit(start);
   if (!s.ok()) return Unavailable("store write failed: " + s.ToString());
   return Status::Ok();
 }

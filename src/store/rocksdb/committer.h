@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/metrics.h"
+#include "store/commit_stats.h"
 #include "store/rocksdb/batch_builder.h"
 #include "store/rocksdb/column_families.h"
 #include "store/store.h"
@@ -38,7 +38,7 @@ class Committer {
   void Close();
 
   uint64_t CommittedVersion() const { return committed_version_.load(std::memory_order_acquire); }
-  Store::Stats GetStats() const;
+  Store::Stats GetStats() const { return stats_.Get(); }
 
  private:
   struct Pending {
@@ -66,12 +66,7 @@ class Committer {
   ConversationCache cache_;
 
   std::atomic<uint64_t> committed_version_;
-  std::atomic<uint64_t> batches_{0};
-  std::atomic<uint64_t> appends_{0};
-  Histogram* commit_seconds_ = nullptr;
-  Histogram* batch_size_ = nullptr;
-  Counter* batches_total_ = nullptr;
-  Counter* appends_total_ = nullptr;
+  CommitStats stats_;
 };
 
 }  // namespace parley::store

@@ -15,34 +15,6 @@ namespace parley::store {
 namespace {
 
 constexpr char kNoSuchMessage[] = "no such message in this conversation";
-constexpr size_t kReplyPreviewBytes = 100;
-
-// The first bytes of `content`, cut at a UTF-8 character boundary.
-std::string Preview(const std::string& content) {
-  if (content.size() <= kReplyPreviewBytes) return content;
-  size_t n = kReplyPreviewBytes;
-  while (n > 0 && (static_cast<unsigned char>(content[n]) & 0xC0) == 0x80) --n;
-  return content.substr(0, n);
-}
-
-// What a tombstone keeps of a message: who sent it, when, and where.
-void Tombstone(EntryRecord& e) {
-  e.content.clear();
-  e.media_id.clear();
-  e.reply_preview.clear();
-  e.reactions.clear();
-  e.edited_at = 0;
-  e.deleted = true;
-}
-
-void Recount(std::map<std::string, uint32_t>& counts, const std::string& before,
-             const std::string& after) {
-  if (!before.empty()) {
-    auto it = counts.find(before);
-    if (it != counts.end() && --it->second == 0) counts.erase(it);
-  }
-  if (!after.empty()) ++counts[after];
-}
 
 }  // namespace
 
@@ -59,14 +31,14 @@ Status BatchBuilder::StageMessage(Staged* staged) {
     if (target.status().code() != Code::kNotFound) return target.status();
     return NotFound(std::string("reply_to: ") + kNoSuchMessage);
   }
-  Result<std::optional<MemberRecord>> sender = CurrentMember(*staged, e.sender);
+  Result<std::optional<MemberRecord>> sender = Member(*staged, e.sender);
   if (!sender.ok()) return sender.status();
   if (sender->has_value() && target->seq < (*sender)->joined_seq) {
     return NotFound(std::string("reply_to: ") + kNoSuchMessage);
   }
   if (target->deleted) return NotFound("reply_to: that message was deleted");
   e.reply_sender = target->sender;
-  e.reply_preview = Preview(target->content);
+  e.reply_preview = ReplyPreview(target->content);
   staged->reply_target = target->seq;
   return Status::Ok();
 }
@@ -78,7 +50,7 @@ Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Stage
   MemberRecord actor;  // kCounts comes from the server: no actor
   if (change.op != MessageChange::Op::kCounts) {
     if (!ValidId(change.actor)) return BadRequest("invalid actor");
-    Result<std::optional<MemberRecord>> member = CurrentMember(staged, change.actor);
+    Result<std::optional<MemberRecord>> member = Member(staged, change.actor);
     if (!member.ok()) return member.status();
     if (!member->has_value()) return Forbidden("not a member of this conversation");
     actor = std::move(**member);
@@ -88,8 +60,14 @@ Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Stage
   if (target->seq < actor.joined_seq) return NotFound(kNoSuchMessage);
   if (change.op == MessageChange::Op::kHide) return AddHide(request, std::move(staged), *target);
 
+  std::string reaction;  // the actor's current reaction
+  if (change.op == MessageChange::Op::kReact) {
+    Result<std::string> current = CurrentReaction(ReactionKey(conv, target->seq, actor.user_id));
+    if (!current.ok()) return current.status();
+    reaction = std::move(*current);
+  }
   EntryRecord after = *target;
-  Result<bool> changed = ChangeTarget(change, actor, staged.entry, &after);
+  Result<bool> changed = ChangeTarget(change, actor, staged.entry, reaction, &after);
   if (!changed.ok()) return changed.status();
   AppendResult result;
   if (!*changed) {  // nothing to do (a repeated reaction, an already deleted message)
@@ -126,45 +104,6 @@ Result<AppendResult> BatchBuilder::AddChange(const AppendRequest& request, Stage
   result.changed = true;
   wrote_ = true;
   return result;
-}
-
-// Checks `change` against the target and applies it to *target. False: a no-op.
-Result<bool> BatchBuilder::ChangeTarget(const MessageChange& change, const MemberRecord& actor,
-                                        const EntryRecord& event, EntryRecord* target) {
-  bool own = target->sender == actor.user_id;
-  bool in_window = event.ts - target->ts < change.sender_window_ms;
-  switch (change.op) {
-    case MessageChange::Op::kEdit:
-      if (target->deleted) return NotFound("that message was deleted");
-      if (!own) return Forbidden("only its sender may edit a message");
-      if (!in_window) return Forbidden("the edit window of this message has passed");
-      target->content = event.content;
-      target->edited_at = event.ts;
-      return true;
-    case MessageChange::Op::kDelete:
-      if (target->deleted) return false;
-      if (!(own && in_window) && !(change.admin_may_delete && actor.role == Role::kAdmin)) {
-        return Forbidden(own ? "the delete window of this message has passed"
-                             : "only its sender or a group admin may delete a message");
-      }
-      Tombstone(*target);
-      return true;
-    case MessageChange::Op::kReact: {
-      if (target->deleted) return NotFound("that message was deleted");
-      Result<std::string> current =
-          CurrentReaction(ReactionKey(target->conversation_id, target->seq, actor.user_id));
-      if (!current.ok()) return current.status();
-      if (*current == change.emoji) return false;
-      Recount(target->reactions, *current, change.emoji);
-      return true;
-    }
-    case MessageChange::Op::kCounts:
-      if (target->deleted) return NotFound("that message was deleted");
-      return true;
-    case MessageChange::Op::kHide:
-      break;  // handled by AddHide
-  }
-  return Internal("unknown message change");
 }
 
 void BatchBuilder::StageTargetWrites(const MessageChange& change, const EntryRecord& before,
@@ -308,12 +247,7 @@ Status BatchBuilder::ScrubRefs(const std::string& conv, const std::string& lower
     Result<EntryRecord> e = LoadEntry(conv, seq);
     if (!e.ok() && e.status().code() == Code::kNotFound) continue;
     if (!e.ok()) return e.status();
-    if (e->is_event) {
-      e->content.clear();  // an edit's text
-      e->deleted = true;
-    } else {
-      e->reply_preview.clear();
-    }
+    ScrubCopiedContent(&*e);
     scrubbed.push_back(std::move(*e));
   }
   for (const EntryRecord& e : scrubbed) PutEntry(e);
