@@ -27,7 +27,7 @@ class BoundedResource final : public json::memory_resource {
   }
   void do_deallocate(void* p, size_t n, size_t align) override {
     used_ -= n;
-    ::operator delete(p, n, std::align_val_t(align));
+    ::operator delete(p, std::align_val_t(align));  // unsized: clang has no sized delete by default
   }
   bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
 
