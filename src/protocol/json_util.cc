@@ -4,6 +4,7 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <memory>
 #include <new>
 
 namespace parley::protocol {
@@ -12,27 +13,33 @@ namespace json = boost::json;
 
 namespace {
 
-// Counts the bytes a parse holds and refuses to go past a bound while
-// parsing; afterwards the document may grow freely (callers add fields).
+// What a parse may hold. Shared by the resource and ParseObject, which lifts
+// the bound once parsing is done: afterwards the document may grow freely
+// (callers add fields). (Boost.JSON keeps the resource as a member of its own
+// wrapper, so the resource cannot be reached back through the storage_ptr.)
+struct JsonBudget {
+  size_t bound;
+  size_t used = 0;
+};
+
+// Counts the bytes a parse holds and refuses to go past the budget's bound.
 class BoundedResource final : public json::memory_resource {
  public:
-  explicit BoundedResource(size_t bound) : bound_(bound) {}
-  void Unbound() { bound_ = SIZE_MAX; }
+  explicit BoundedResource(std::shared_ptr<JsonBudget> budget) : budget_(std::move(budget)) {}
 
  private:
-  void* do_allocate(size_t n, size_t align) override {
-    if (n > bound_ - std::min(bound_, used_)) throw std::bad_alloc();
-    used_ += n;
-    return ::operator new(n, std::align_val_t(align));
+  void* do_allocate(size_t n, size_t /*align*/) override {
+    if (n > budget_->bound - std::min(budget_->bound, budget_->used)) throw std::bad_alloc();
+    budget_->used += n;
+    return ::operator new(n);  // Boost.JSON never asks for more than max_align_t
   }
-  void do_deallocate(void* p, size_t n, size_t align) override {
-    used_ -= n;
-    ::operator delete(p, std::align_val_t(align));  // unsized: clang has no sized delete by default
+  void do_deallocate(void* p, size_t n, size_t /*align*/) override {
+    budget_->used -= n;
+    ::operator delete(p);
   }
   bool do_is_equal(const memory_resource& other) const noexcept override { return this == &other; }
 
-  size_t bound_;
-  size_t used_ = 0;
+  std::shared_ptr<JsonBudget> budget_;
 };
 
 }  // namespace
@@ -42,8 +49,11 @@ Result<json::object> ParseObject(std::string_view text) {
   options.max_depth = kMaxJsonDepth;
   size_t bound = kJsonMemorySlack + 2 * text.size();
   // The document and the parser's working stack are bounded separately.
-  json::storage_ptr document = json::make_shared_resource<BoundedResource>(bound);
-  json::parser parser(json::make_shared_resource<BoundedResource>(bound), options);
+  auto document_budget = std::make_shared<JsonBudget>(JsonBudget{bound});
+  json::storage_ptr document = json::make_shared_resource<BoundedResource>(document_budget);
+  json::parser parser(
+      json::make_shared_resource<BoundedResource>(std::make_shared<JsonBudget>(JsonBudget{bound})),
+      options);
   parser.reset(document);
   boost::system::error_code ec;
   json::value value;
@@ -53,7 +63,7 @@ Result<json::object> ParseObject(std::string_view text) {
   } catch (const std::bad_alloc&) {
     return TooLarge("the JSON document takes too much memory (too many values)");
   }
-  static_cast<BoundedResource*>(document.get())->Unbound();
+  document_budget->bound = SIZE_MAX;
   if (ec == json::error::too_deep) {
     return BadRequest("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
