@@ -191,6 +191,8 @@ class WsConnectionImpl final : public WsConnection {
     if (!writing_) DoWrite();
   }
 
+  size_t queued_frames() const override { return queue_.size(); }
+
   void Close(uint16_t code) override {
     if (closing_) return;
     closing_ = true;

@@ -57,6 +57,8 @@ class WsConnection : public std::enable_shared_from_this<WsConnection> {
   virtual net::awaitable<beast::error_code> Read(std::string& out) = 0;
   // Queues a text frame; frames go out in order.
   virtual void Write(std::string frame) = 0;
+  // Frames queued and not yet written (the one being written included).
+  virtual size_t queued_frames() const = 0;
   // Starts a close handshake; Read() then ends.
   virtual void Close(uint16_t code) = 0;
   // Closes the socket now; pending operations end with an error.

@@ -124,12 +124,18 @@ void ApiService::OnSync(const std::shared_ptr<ClientSession>& s, std::string id,
   if (!s->BeginSync()) {
     return s->Send(Shared(protocol::ErrorFrame(id, BadRequest("a sync is already running"))), 0);
   }
-  chat_.Sync(s->user_id(), f.cursor, [s, id = std::move(id)](Result<chat::SyncPage> page) {
-    if (!page.ok()) return s->AbortSync(Shared(protocol::ErrorFrame(id, page.status())));
-    std::string cursor = chat::ChatService::FormatCursor(page->cursor);
-    std::string synced = R"({"op":"synced","cursor":")" + cursor + R"(","more":)" +
-                         (page->more ? "true" : "false") + "}";
-    s->EndSync(std::move(page->frames), Shared(protocol::WithId(synced, id)), page->cursor, page->more);
+  // In a cluster, this node's route for the user must be in Redis before the
+  // sync takes its snapshot: a message committed on another node after the
+  // snapshot then finds this node and arrives live.
+  presence_.AfterPendingWrites([this, s, id = std::move(id), cursor = std::move(f.cursor)] {
+    chat_.Sync(s->user_id(), cursor, [s, id](Result<chat::SyncPage> page) {
+      if (!page.ok()) return s->AbortSync(Shared(protocol::ErrorFrame(id, page.status())));
+      std::string next = chat::ChatService::FormatCursor(page->cursor);
+      std::string synced = R"({"op":"synced","cursor":")" + next + R"(","more":)" +
+                           (page->more ? "true" : "false") + "}";
+      s->EndSync(std::move(page->frames), Shared(protocol::WithId(synced, id)), page->cursor,
+                 page->more);
+    });
   });
 }
 

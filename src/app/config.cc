@@ -149,6 +149,17 @@ void AddFlags(CLI::App& app, ServerConfig& c) {
                  "With --redis: a node refreshes its users every third of this; the users of a node "
                  "that stops refreshing (crashed, cut off) go offline after it")
       ->check(CLI::Range(int64_t{300}, int64_t{3'600'000}))->capture_default_str();
+  app.add_option("--cluster-secret", c.cluster_secret,
+                 "Cluster mode (needs --redis and --store postgres://): the secret every node of the "
+                 "cluster shares; nodes present it on each other's internal port (also "
+                 "PARLEY_CLUSTER_SECRET, preferred: flags show in ps)")
+      ->envname("PARLEY_CLUSTER_SECRET");
+  app.add_option("--internal-listen", c.internal_listen,
+                 "Cluster mode: HOST:PORT of the internal port other nodes deliver to (port 0: any)")
+      ->capture_default_str();
+  app.add_option("--advertise-internal", c.advertise_internal,
+                 "Cluster mode: HOST:PORT other nodes reach the internal port at (default: the bound "
+                 "--internal-listen address)");
   app.add_option("--edit-window", c.edit_window_s, "Seconds a sender may edit a message")
       ->check(CLI::Range(int64_t{0}, int64_t{10} * 365 * 24 * 3600))->capture_default_str();
   app.add_option("--delete-window", c.delete_window_s,
@@ -272,14 +283,16 @@ void AddTransportFlags(CLI::App& app, TransportConfig& t) {
 
 Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) return BadRequest("--listen must be HOST:PORT");
+  if (colon == std::string::npos || colon == 0) {
+    return BadRequest("expected HOST:PORT, got \"" + listen + "\"");
+  }
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   unsigned port = 0;
   std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
   auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
   if (ec != std::errc() || end != p.data() + p.size() || port > 65535) {
-    return BadRequest("--listen port must be 0-65535");
+    return BadRequest("the port of \"" + listen + "\" must be 0-65535");
   }
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
@@ -310,6 +323,18 @@ Result<ParsedConfig> ParseConfig(int argc, const char* const* argv) {
   if (auto hp = SplitHostPort(out.config.listen); !hp.ok()) return hp.status();
   if (out.config.transport.tls_cert.empty() != out.config.transport.tls_key.empty()) {
     return BadRequest("--tls-cert and --tls-key go together");
+  }
+  if (!out.config.cluster_secret.empty()) {
+    if (out.config.redis.empty() || store == "rocksdb") {
+      return BadRequest("--cluster-secret (cluster mode) needs --redis and --store postgres://");
+    }
+    if (out.config.cluster_secret.size() < 16) {
+      return BadRequest("--cluster-secret must be at least 16 characters");
+    }
+    if (auto hp = SplitHostPort(out.config.internal_listen); !hp.ok()) return hp.status();
+    if (!out.config.advertise_internal.empty()) {
+      if (auto hp = SplitHostPort(out.config.advertise_internal); !hp.ok()) return hp.status();
+    }
   }
   if (out.config.push.backoff_base_ms > out.config.push.backoff_max_ms) {
     return BadRequest("--push-backoff-base-ms must not exceed --push-backoff-max-ms");

@@ -61,6 +61,11 @@ struct ServerConfig {
   int64_t presence_grace_ms = 5000;
   std::string redis;              // comma-separated redis:// URLs; empty: in-process presence
   int64_t presence_ttl_ms = 30'000;  // with Redis: a crashed node's users go offline within this
+  // Cluster mode (with --redis and a postgres store): nodes deliver to each
+  // other over their internal ports, authenticated with the shared secret.
+  std::string cluster_secret;
+  std::string internal_listen = "127.0.0.1:0";
+  std::string advertise_internal;  // empty: the bound internal address
   int64_t edit_window_s = 48LL * 3600;
   int64_t delete_window_s = 48LL * 3600;
   int64_t reaction_flush_ms = 1000;

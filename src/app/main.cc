@@ -16,6 +16,10 @@
 #include "chat/retention.h"
 #include "chat/receipts.h"
 #include "chat/typing.h"
+#include "cluster/internal_service.h"
+#include "cluster/node_links.h"
+#include "cluster/node_registry.h"
+#include "cluster/node_router.h"
 #include "common/scheduler.h"
 #include "presence/local_presence.h"
 #include "presence/redis_presence.h"
@@ -61,6 +65,64 @@ presence::PresenceHooks PresenceHooks(store::Store& store, chat::Relations& rela
   return hooks;
 }
 
+// Cluster mode: a block set through another node holds here after at most this.
+constexpr int64_t kClusterBlockCacheMs = 1000;
+
+// Cluster mode: the internal port, this node's entry in the registry, and the
+// links and router that carry frames to the other nodes.
+struct ClusterNode {
+  std::unique_ptr<cluster::InternalService> service;
+  std::unique_ptr<gateway::Gateway> internal;
+  std::unique_ptr<cluster::NodeRegistry> registry;
+  std::unique_ptr<cluster::NodeLinks> links;
+  std::unique_ptr<cluster::NodeRouter> router;
+
+  void Stop() {
+    if (router) router->Stop();
+    if (links) links->Stop();
+    if (registry) registry->Stop();
+    if (internal) internal->StopAccepting();
+  }
+};
+
+Status StartClusterNode(const ServerConfig& c, const std::string& node_name, const Clock& clock,
+                        MetricsRegistry& metrics, chat::ChatService& chat,
+                        presence::RedisPresence& presence, directory::LocalDirectory& directory,
+                        ClusterNode& node) {
+  node.service = std::make_unique<cluster::InternalService>(
+      c.cluster_secret, [&chat](directory::RemoteFrame f) { chat.DeliverForwarded(std::move(f)); },
+      metrics, c.max_frame_bytes);
+  auto [host, port] = SplitHostPort(c.internal_listen).value();
+  node.internal = std::make_unique<gateway::Gateway>(
+      gateway::GatewayOptions{.host = host,
+                              .port = port,
+                              .threads = 1,
+                              .max_frame_bytes = 8 << 20,  // batches of items
+                              .max_outbound_bytes = 1 << 20,
+                              .node_name = node_name},
+      *node.service, metrics, clock);
+  auto bound = node.internal->Start();
+  if (!bound.ok()) return bound.status();
+  std::string advertised = c.advertise_internal.empty() ? *bound : c.advertise_internal;
+  node.registry = std::make_unique<cluster::NodeRegistry>(
+      cluster::ParseRedisUrls(c.redis).value(), clock,
+      cluster::NodeRegistryOptions{.node_id = node_name,
+                                   .internal_address = advertised,
+                                   .ttl_ms = c.presence_ttl_ms});
+  PARLEY_RETURN_IF_ERROR(node.registry->Register());
+  node.registry->Start();
+  node.links = std::make_unique<cluster::NodeLinks>(
+      [registry = node.registry.get()](const std::string& id) { return registry->AddressOf(id); },
+      metrics, cluster::NodeLinksOptions{.secret = c.cluster_secret});
+  node.router = std::make_unique<cluster::NodeRouter>(
+      node_name, [&presence](const std::vector<std::string>& users) { return presence.NodesOf(users); },
+      *node.links, metrics);
+  directory.SetRemote(node.router.get());
+  spdlog::info("event=cluster_node_ready node={} internal={} advertised={}", node_name, *bound,
+               advertised);
+  return Status::Ok();
+}
+
 size_t IoThreads(const ServerConfig& c) {
   if (c.threads > 0) return static_cast<size_t>(c.threads);
   return std::max(1u, std::thread::hardware_concurrency());
@@ -102,12 +164,15 @@ int Serve(const ServerConfig& c) {
                           .login_rate_per_min = c.login_rate_per_min,
                           .register_rate_per_min = c.register_rate_per_min,
                           .metrics = &metrics});
+  const bool clustered = !c.cluster_secret.empty();
+  if (clustered) relations.ExpireCachedBlocks(&clock, kClusterBlockCacheMs);
   chat::ChatService chat(**store, directory, relations, clock, ids, metrics,
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,
                           .receipt_fanout_limit = c.receipt_fanout_limit,
                           .sparse_fanout_min_members = c.sparse_fanout_min_members,
-                          .push_outbox = push::AnyProviderConfigured(c.push)});
+                          .push_outbox = push::AnyProviderConfigured(c.push),
+                          .shared_store = clustered});
   chat::GroupService groups(**store, chat, relations, clock, ids,
                             {.max_group_members = c.max_group_members,
                              .max_channel_members = c.max_channel_members});
@@ -148,6 +213,15 @@ int Serve(const ServerConfig& c) {
     presence_owner = std::move(redis);
   }
   presence::Presence& presence = *presence_owner;
+  ClusterNode cluster_node;
+  if (clustered) {
+    if (Status s = StartClusterNode(c, node_name, clock, metrics, chat, *redis_presence, directory,
+                                    cluster_node);
+        !s.ok()) {
+      spdlog::critical("event=cluster_start_failed error=\"{}\"", s.ToString());
+      return 1;
+    }
+  }
   chat::LifecycleService lifecycle(**store, chat, directory, clock, timers,
                                    {.edit_window_ms = c.edit_window_s * 1000,
                                     .delete_window_ms = c.delete_window_s * 1000,
@@ -216,9 +290,9 @@ int Serve(const ServerConfig& c) {
   }
   spdlog::info(
       "event=listening address={} scheme={} node={} store={} data_dir={} durability={} "
-      "presence={}",
+      "presence={} cluster={}",
       *bound, t.tls_cert.empty() ? "http" : "https", node_name, postgres ? "postgres" : "rocksdb",
-      c.data_dir, c.durability, c.redis.empty() ? "local" : "redis");
+      c.data_dir, c.durability, c.redis.empty() ? "local" : "redis", clustered);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -233,8 +307,10 @@ int Serve(const ServerConfig& c) {
   (*media)->Shutdown();     // uploads in progress finish (they write to the store)
   (*store)->Close();        // pending appends committed, their callbacks run
   chat.Shutdown();
+  cluster_node.Stop();      // after the last fan-outs: what they forwarded goes out first
   api.Shutdown();
   gateway.Stop();
+  if (cluster_node.internal) cluster_node.internal->Stop();
   spdlog::info("event=stopped");
   return 0;
 }

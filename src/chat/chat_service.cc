@@ -24,6 +24,9 @@ ChatService::ChatService(store::Store& store, directory::SessionDirectory& direc
       send_ack_seconds_(metrics.AddHistogram("parley_send_ack_seconds",
                                              "From a send's arrival to its durable ack",
                                              LatencyBuckets())),
+      gap_fills_(metrics.AddCounter("parley_cluster_gap_fills_total",
+                                    "Entries overtaken by a later one of their conversation, "
+                                    "read from the store to keep seq order")),
       shards_(options.shard_threads, "chat-shard"),
       readers_(options.reader_threads, "chat-read") {
   applied_version_ = store_.CommittedVersion();  // all of it is in the store already
@@ -42,6 +45,10 @@ void ChatService::NoteCommitted(const std::string& conversation_id, uint64_t ver
 }
 
 uint64_t ChatService::ConversationVersion(const std::string& conversation_id) {
+  if (options_.shared_store) {  // other nodes commit too: only the store knows
+    auto c = store_.GetConversation(conversation_id);
+    return c.ok() ? c->last_version : UINT64_MAX;  // unknown: read it
+  }
   {
     std::lock_guard lock(index_mu_);
     auto it = conversation_versions_.find(conversation_id);
@@ -57,6 +64,11 @@ uint64_t ChatService::ConversationVersion(const std::string& conversation_id) {
 
 Result<std::shared_ptr<const std::vector<store::MemberRecord>>> ChatService::Memberships(
     const std::string& user_id) {
+  if (options_.shared_store) {
+    auto list = store_.ListUserConversations(user_id);
+    if (!list.ok()) return list.status();
+    return std::make_shared<const std::vector<store::MemberRecord>>(std::move(*list));
+  }
   uint64_t generation;
   {
     std::lock_guard lock(index_mu_);

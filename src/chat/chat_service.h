@@ -50,6 +50,9 @@ struct ChatOptions {
   // members only (found from the directory) when fewer than a quarter are online.
   size_t sparse_fanout_min_members = 1000;
   bool push_outbox = false;  // messages record their pushes in the store's outbox (push enabled)
+  // Cluster mode: other nodes append to the same store, so the sync index
+  // reads the store instead of trusting what this node's commits taught it.
+  bool shared_store = false;
 };
 
 struct SendRequest {
@@ -129,6 +132,10 @@ class ChatService {
   // sync index exact without store reads.
   void NoteCommitted(const std::string& conversation_id, uint64_t version);
 
+  // Cluster mode: a frame another node forwarded for sessions here. Entries
+  // (seq set) are delivered in seq order per conversation, on its shard.
+  void DeliverForwarded(directory::RemoteFrame frame);
+
   // Runs `task` on a reader thread (for other blocking domain calls).
   void RunBlocking(std::function<void()> task) { readers_.Post(std::move(task)); }
   // The same, in order with other tasks of the same key.
@@ -163,6 +170,16 @@ class ChatService {
   std::shared_ptr<const std::vector<MemberRef>> OnlineMembers(const ConversationInfo& members);
   Result<store::MemberRecord> ReadableMembership(const std::string& user_id,
                                                  const std::string& conversation_id);
+  // Cluster mode, on the conversation's shard: whether entry `seq` is the next
+  // one this node delivers (false: delivered already). A gap below it is
+  // filled from the store first. `changes_members`: the entry is a membership
+  // event, so the cached member list is stale.
+  bool Sequence(const std::string& conversation_id, uint64_t seq, bool changes_members);
+  void FillGap(const std::string& conversation_id, uint64_t after_seq, uint64_t before_seq);
+  // Queues the frame to the local sessions of `users` but `except_session`.
+  void DeliverLocally(const std::vector<std::string>& users,
+                      const std::shared_ptr<const std::string>& frame, uint64_t version,
+                      const std::string& except_session);
   Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
   Result<std::vector<std::string>> HistoryNow(const std::string& user_id,
                                               const std::string& conversation_id,
@@ -221,9 +238,24 @@ class ChatService {
     std::vector<std::string> also_to;  // e.g. a removed member, for its removal event
     size_t next;
     std::string origin_session;
+    // Cluster mode: false when the sequencer delivered it here already (a gap
+    // fill); it still goes to the other nodes.
+    bool deliver_here = true;
+    std::string conversation_id;
+    bool changes_members = false;
   };
   std::mutex fanout_mu_;
   std::unordered_map<std::string, std::deque<FanoutJob>> fanout_jobs_;  // guarded by fanout_mu_
+  // Cluster mode: the last seq delivered here per conversation, and when
+  // (steady ms). Forgotten after a while: a conversation that went quiet here
+  // may have missed membership changes, so its members are read again.
+  struct Delivered {
+    uint64_t seq = 0;
+    int64_t at_ms = 0;
+  };
+  std::mutex sequence_mu_;
+  std::unordered_map<std::string, Delivered> delivered_;  // guarded by sequence_mu_
+  Counter& gap_fills_;
   WorkerPool shards_;
   WorkerPool readers_;
 };

@@ -122,9 +122,7 @@ void LifecycleService::React(std::string user_id, protocol::ReactFrame f,
 void LifecycleService::TellOwnSessions(const store::HiddenRecord& hidden,
                                        const std::string& origin_session) {
   auto frame = std::make_shared<const std::string>(EncodeHidden(hidden));
-  for (const gateway::PeerPtr& peer : directory_.Sessions(hidden.user_id)) {
-    if (peer->session_id() != origin_session) peer->Send(frame, hidden.version);
-  }
+  directory_.SendToUsers({hidden.user_id}, frame, hidden.version, origin_session);
 }
 
 void LifecycleService::SetDisappearAfter(std::string user_id, std::string conversation_id,

@@ -47,7 +47,12 @@ void ChatService::Sync(std::string user_id, std::string cursor,
 Result<SyncPage> ChatService::SyncNow(const std::string& user_id, uint64_t after_version) {
   // Everything up to `snapshot` is indexed and readable; later commits arrive
   // live or next time. Only conversations whose version moved are read.
-  const uint64_t snapshot = applied_version_.load();
+  uint64_t snapshot = applied_version_.load();
+  if (options_.shared_store) {  // other nodes commit too
+    auto shared = store_.SharedCommittedVersion();
+    if (!shared.ok()) return shared.status();
+    snapshot = *shared;
+  }
   auto memberships_or = Memberships(user_id);
   if (!memberships_or.ok()) return memberships_or.status();
   const auto& memberships = *memberships_or;

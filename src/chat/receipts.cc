@@ -137,13 +137,9 @@ void ReceiptService::Forward(const store::ReceiptRecord& after) {
   // them when the sync has them, and a waiting long-poll (GET /v1/sync) wakes up for them.
   auto delivered = std::make_shared<const std::string>(EncodeReceipt(after, "delivered"));
   auto read = std::make_shared<const std::string>(EncodeReceipt(after, "read"));
-  for (const std::string& user : Audience(*c, after.user_id)) {
-    for (const auto& peer : directory_.Sessions(user)) {
-      peer->Send(delivered, after.version);
-      peer->Send(read, after.version);
-      forwarded_.Inc(2);
-    }
-  }
+  const std::vector<std::string> audience = Audience(*c, after.user_id);
+  forwarded_.Inc(directory_.SendToUsers(audience, delivered, after.version));
+  forwarded_.Inc(directory_.SendToUsers(audience, read, after.version));
 }
 
 void ReceiptService::MessageStored(const store::EntryRecord& entry, store::ConversationKind kind) {

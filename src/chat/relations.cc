@@ -5,16 +5,19 @@
 namespace parley::chat {
 
 std::shared_ptr<const std::set<std::string>> Relations::BlockedBy(const std::string& blocker) {
+  const int64_t now = clock_ != nullptr ? clock_->SteadyMs() : 0;
   {
     std::lock_guard lock(mu_);
-    if (auto it = blocks_.find(blocker); it != blocks_.end()) return it->second;
+    if (auto it = blocks_.find(blocker); it != blocks_.end()) {
+      if (block_ttl_ms_ == 0 || now - it->second.read_at_ms < block_ttl_ms_) return it->second.blocked;
+    }
   }
   auto list = store_.ListBlocked(blocker);
   if (!list.ok()) return nullptr;
   auto set = std::make_shared<const std::set<std::string>>(list->begin(), list->end());
   std::lock_guard lock(mu_);
   if (blocks_.size() > 100'000) blocks_.clear();
-  blocks_[blocker] = set;
+  blocks_[blocker] = {set, now};
   return set;
 }
 

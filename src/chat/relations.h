@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "store/store.h"
 
 namespace parley::chat {
@@ -16,6 +17,12 @@ namespace parley::chat {
 class Relations {
  public:
   explicit Relations(store::Store& store) : store_(store) {}
+  // Cluster mode: blocks set on another node reach this node's cache after at
+  // most `ttl_ms` (a node only sees its own changes). Call before serving.
+  void ExpireCachedBlocks(const Clock* clock, int64_t ttl_ms) {
+    clock_ = clock;
+    block_ttl_ms_ = ttl_ms;
+  }
 
   // Whether `blocker` has blocked `blocked`. Errors read as "not blocked"
   // would leak; they read as blocked (fail closed).
@@ -31,7 +38,13 @@ class Relations {
 
   store::Store& store_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const std::set<std::string>>> blocks_;  // guarded
+  struct CachedBlocks {
+    std::shared_ptr<const std::set<std::string>> blocked;
+    int64_t read_at_ms = 0;
+  };
+  std::unordered_map<std::string, CachedBlocks> blocks_;  // guarded by mu_
+  const Clock* clock_ = nullptr;
+  int64_t block_ttl_ms_ = 0;  // 0: until this node changes them
 };
 
 }  // namespace parley::chat

@@ -104,7 +104,9 @@ Result<ChatService::Resolved> ChatService::Resolve(const SendRequest& request) {
 
 Result<ConversationInfo> ChatService::KnownConversation(const std::string& conversation_id) {
   auto info = cache_.Get(conversation_id);
-  if (info && info->kind) return *info;
+  // In a cluster another node may have changed the posting rule just now: the
+  // rule a send is checked against is read fresh (one point read).
+  if (info && info->kind && !options_.shared_store) return *info;
   auto conversation = store_.GetConversation(conversation_id);
   if (!conversation.ok()) {
     if (conversation.status().code() == Code::kNotFound) {
@@ -186,17 +188,39 @@ void ChatService::AfterCommit(const SendRequest& request, int64_t accepted_ms,
   for (const StoredHook& hook : stored_hooks_) hook(e, KindOfConversation(e.conversation_id));
 }
 
+namespace {
+// Events after which a conversation's cached members or posting rule are stale.
+bool ChangesMembers(const store::EntryRecord& e) {
+  if (!e.is_event) return false;
+  const std::string& k = e.kind;
+  return k == "created" || k == "member_added" || k == "member_removed" || k == "member_left" ||
+         k == "renamed";
+}
+
+// How long a node remembers the last seq it delivered of a quiet conversation,
+// and the largest gap it fills from the store (beyond it, sessions catch up by sync).
+constexpr int64_t kSequenceMemoryMs = 10'000;
+constexpr uint64_t kMaxGapFill = 256;
+}  // namespace
+
 void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,
                          const std::vector<std::string>& also_to) {
+  const bool clustered = directory_.clustered();
+  const bool changes_members = ChangesMembers(entry);
+  bool deliver_here = !clustered || Sequence(entry.conversation_id, entry.seq, changes_members);
   ConversationInfo audience = Recipients(entry.conversation_id);
-  auto recipients = OnlineMembers(audience);
+  // Walking the local online users finds nobody on other nodes.
+  auto recipients = clustered ? nullptr : OnlineMembers(audience);
   FanoutJob job{std::make_shared<const std::string>(EncodeEntry(entry)),
                 entry.version,
                 entry.seq,
                 recipients ? std::move(recipients) : std::move(audience.members),
                 also_to,
                 0,
-                origin_session};
+                origin_session,
+                deliver_here,
+                entry.conversation_id,
+                changes_members};
   bool start;
   {
     std::lock_guard lock(fanout_mu_);
@@ -218,22 +242,25 @@ void ChatService::RunFanout(const std::string& conversation_id) {
     std::lock_guard lock(fanout_mu_);
     job = &fanout_jobs_[conversation_id].front();  // references survive push_back
   }
-  auto deliver = [&](const std::string& user) {
-    for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
-      if (peer->session_id() == job->origin_session) continue;
-      peer->Send(job->frame, job->version);
-      messages_out_.Inc();
-    }
-  };
   const auto& members = *job->members;
   size_t end = std::min(members.size(), job->next + options_.fanout_batch);
+  std::vector<std::string> batch;
+  batch.reserve(end - job->next);
   for (size_t i = job->next; i < end; ++i) {
     // A member added after this entry must not see it (the cache may be newer).
-    if (members[i].joined_seq <= job->seq) deliver(members[i].user_id);
+    if (members[i].joined_seq <= job->seq) batch.push_back(members[i].user_id);
   }
   job->next = end;
-  if (end == members.size()) {
-    for (const std::string& user : job->also_to) deliver(user);
+  const bool last_batch = end == members.size();
+  if (last_batch) batch.insert(batch.end(), job->also_to.begin(), job->also_to.end());
+  if (job->deliver_here) DeliverLocally(batch, job->frame, job->version, job->origin_session);
+  directory_.ForwardToOtherNodes({.users = std::move(batch),
+                                  .frame = job->frame,
+                                  .version = job->version,
+                                  .conversation_id = job->conversation_id,
+                                  .seq = job->seq,
+                                  .changes_members = job->changes_members});
+  if (last_batch) {
     std::lock_guard lock(fanout_mu_);
     auto it = fanout_jobs_.find(conversation_id);
     it->second.pop_front();
@@ -243,6 +270,82 @@ void ChatService::RunFanout(const std::string& conversation_id) {
     }
   }
   shards_.PostTo(conversation_id, [this, conversation_id] { RunFanout(conversation_id); });
+}
+
+void ChatService::DeliverLocally(const std::vector<std::string>& users,
+                                 const std::shared_ptr<const std::string>& frame, uint64_t version,
+                                 const std::string& except_session) {
+  for (const std::string& user : users) {
+    for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
+      if (peer->session_id() == except_session) continue;
+      peer->Send(frame, version);
+      messages_out_.Inc();
+    }
+  }
+}
+
+void ChatService::DeliverForwarded(directory::RemoteFrame f) {
+  if (f.seq == 0) return DeliverLocally(f.users, f.frame, f.version, "");
+  std::string conversation_id = f.conversation_id;
+  shards_.PostTo(conversation_id, [this, f = std::move(f)] {
+    if (Sequence(f.conversation_id, f.seq, f.changes_members)) {
+      DeliverLocally(f.users, f.frame, f.version, "");
+    }
+  });
+}
+
+// Entries of one conversation are committed by any node in seq order, but
+// reach this node over different connections, so one may overtake another.
+// Every seq below a committed entry is committed too (the store assigns it
+// only after the one below committed), so a gap is filled from the store.
+bool ChatService::Sequence(const std::string& conversation_id, uint64_t seq,
+                           bool changes_members) {
+  const int64_t now = clock_.SteadyMs();
+  std::optional<Delivered> last;
+  {
+    std::lock_guard lock(sequence_mu_);
+    if (delivered_.size() > 100'000) {
+      std::erase_if(delivered_, [&](const auto& kv) { return now - kv.second.at_ms > kSequenceMemoryMs; });
+    }
+    auto it = delivered_.find(conversation_id);
+    if (it != delivered_.end() && now - it->second.at_ms <= kSequenceMemoryMs) last = it->second;
+  }
+  if (last && seq <= last->seq) return false;  // a gap fill delivered it already
+  if (!last || seq - last->seq - 1 > kMaxGapFill) {
+    // What happened here before is unknown: membership may have changed.
+    cache_.Invalidate(conversation_id);
+  } else if (seq > last->seq + 1) {
+    FillGap(conversation_id, last->seq, seq);
+  }
+  if (changes_members) cache_.Invalidate(conversation_id);
+  std::lock_guard lock(sequence_mu_);
+  delivered_[conversation_id] = {seq, now};
+  return true;
+}
+
+void ChatService::FillGap(const std::string& conversation_id, uint64_t after_seq,
+                          uint64_t before_seq) {
+  auto entries = store_.ReadEntries(conversation_id, after_seq, before_seq,
+                                    before_seq - after_seq - 1, /*newest_first=*/false);
+  if (!entries.ok()) {
+    spdlog::warn("event=gap_fill_failed conversation={} error=\"{}\"", conversation_id,
+                 entries.status().ToString());
+    cache_.Invalidate(conversation_id);
+    return;
+  }
+  gap_fills_.Inc();
+  for (const store::EntryRecord& e : *entries) {
+    if (ChangesMembers(e)) cache_.Invalidate(conversation_id);
+    ConversationInfo audience = Recipients(conversation_id);
+    std::vector<std::string> users;
+    for (const MemberRef& m : *audience.members) {
+      if (m.joined_seq <= e.seq) users.push_back(m.user_id);
+    }
+    if (e.is_event && (e.kind == "member_removed" || e.kind == "member_left")) {
+      users.push_back(e.user_id);  // sees its own removal
+    }
+    DeliverLocally(users, std::make_shared<const std::string>(EncodeEntry(e)), e.version, "");
+  }
 }
 
 ConversationInfo ChatService::Recipients(const std::string& conversation_id) {

@@ -82,14 +82,9 @@ void TypingService::Forward(const std::string& user_id, const std::string& conve
   auto frame = std::make_shared<const std::string>(boost::json::serialize(
       boost::json::object{{"op", "typing"}, {"conversation_id", conversation_id},
                           {"user_id", user_id}, {"state", state}}));
-  for (const std::string& r : recipients) {
-    if (relations_.Blocks(user_id, r)) continue;  // a blocked user sees none of the blocker's typing
-    for (const auto& peer : directory_.Sessions(r)) {
-      if (peer->session_id() == origin_session) continue;
-      peer->Send(frame, 0);
-      forwarded_.Inc();
-    }
-  }
+  // A blocked user sees none of the blocker's typing.
+  std::erase_if(recipients, [&](const std::string& r) { return relations_.Blocks(user_id, r); });
+  forwarded_.Inc(directory_.SendToUsers(recipients, frame, 0, origin_session));
 }
 
 }  // namespace parley::chat

@@ -5,6 +5,21 @@
 
 namespace parley::directory {
 
+size_t SessionDirectory::SendToUsers(const std::vector<std::string>& users,
+                                     const std::shared_ptr<const std::string>& frame,
+                                     uint64_t version, std::string_view except_session) {
+  size_t reached = 0;
+  for (const std::string& user : users) {
+    for (const gateway::PeerPtr& peer : Sessions(user)) {
+      if (peer->session_id() == except_session) continue;
+      peer->Send(frame, version);
+      ++reached;
+    }
+  }
+  ForwardToOtherNodes({.users = users, .frame = frame, .version = version});
+  return reached;
+}
+
 LocalDirectory::Shard& LocalDirectory::ShardFor(std::string_view user_id) const {
   return shards_[std::hash<std::string_view>{}(user_id) % kShards];
 }

@@ -15,6 +15,26 @@
 
 namespace parley::directory {
 
+// A frame for users' sessions on other nodes (cluster mode).
+struct RemoteFrame {
+  std::vector<std::string> users;
+  std::shared_ptr<const std::string> frame;
+  uint64_t version = 0;  // of the entry or receipt it carries (see Peer::Send); 0: none
+  // An entry of a conversation's stream: the receiving node delivers a
+  // conversation's entries in seq order. seq 0: not an entry (typing, receipts).
+  std::string conversation_id;
+  uint64_t seq = 0;
+  bool changes_members = false;  // a membership/posting event: cached members are stale
+};
+
+// Where frames for other nodes go: the cluster's router (src/cluster).
+class RemoteSink {
+ public:
+  virtual ~RemoteSink() = default;
+  // Never blocks: queues the frame; the router finds the users' nodes.
+  virtual void Forward(RemoteFrame frame) = 0;
+};
+
 class SessionDirectory {
  public:
   virtual ~SessionDirectory() = default;
@@ -30,6 +50,25 @@ class SessionDirectory {
   // Calls `visit` for each user with a live local session, under that user's
   // shard lock: `visit` must be quick and must not call back into the directory.
   virtual void ForEachUser(const std::function<void(const std::string&)>& visit) const = 0;
+
+  // Queues `frame` to every session of `users` except `except_session`: the
+  // local ones here, those on other nodes through the cluster (not entries:
+  // they go through ChatService for their order). Returns the local sessions reached.
+  size_t SendToUsers(const std::vector<std::string>& users,
+                     const std::shared_ptr<const std::string>& frame, uint64_t version,
+                     std::string_view except_session = {});
+
+  // Cluster mode: the users' sessions on other nodes get the frame too (the
+  // caller delivers to the local ones). Without a cluster: nothing to do.
+  void ForwardToOtherNodes(RemoteFrame frame) {
+    if (remote_ != nullptr && !frame.users.empty()) remote_->Forward(std::move(frame));
+  }
+  bool clustered() const { return remote_ != nullptr; }
+  // Set once, before serving.
+  void SetRemote(RemoteSink* remote) { remote_ = remote; }
+
+ private:
+  RemoteSink* remote_ = nullptr;
 };
 
 // In-process directory, sharded by user so that fan-out from many threads

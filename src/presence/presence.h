@@ -36,6 +36,13 @@ class Presence {
   virtual size_t SubscriptionCount(const gateway::Peer& subscriber) = 0;
   // Ok when what presence depends on (Redis) is reachable, for /readyz.
   virtual Status Ping() { return Status::Ok(); }
+  // Cluster: whether the user has a session open on another node now (its
+  // grace period after the last one closed does not count). Push asks this:
+  // such a user got the message live.
+  virtual bool LiveOnOtherNode(const std::string& user_id) { return false; }
+  // Runs `task` once the registrations of users connected before this call
+  // are visible to other nodes (at once without a cluster). Must not block.
+  virtual void AfterPendingWrites(std::function<void()> task) { task(); }
 };
 
 // Hooks into the rest of the server: how to persist last_seen, how to read it

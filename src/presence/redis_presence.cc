@@ -7,18 +7,23 @@ namespace {
 
 constexpr std::string_view kUserKeyPrefix = "parley:user:";
 constexpr std::string_view kChannelPrefix = "parley:presence:";
+// Appended to a node's expiry while its user is in the grace period after the
+// last session there closed: still online, but not reachable live.
+constexpr std::string_view kGraceMark = ";grace";
 
 std::string UserKey(std::string_view user) { return std::string(kUserKeyPrefix) + std::string(user); }
 std::string Channel(std::string_view user) { return std::string(kChannelPrefix) + std::string(user); }
 std::string ExpiredChannel(int db) { return "__keyevent@" + std::to_string(db) + "__:expired"; }
 
-// Whether an HGETALL reply of node → expiry holds a field not yet expired.
-bool AnyLive(const cluster::RedisReply& fields, int64_t now) {
-  for (size_t i = 1; i < fields.elements.size(); i += 2) {
-    if (std::atoll(fields.elements[i].str.c_str()) > now) return true;
+// The nodes of an HGETALL reply of node → expiry whose field has not expired.
+std::vector<std::string> LiveNodes(const cluster::RedisReply& fields, int64_t now) {
+  std::vector<std::string> nodes;
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (std::atoll(fields.elements[i + 1].str.c_str()) > now) nodes.push_back(fields.elements[i].str);
   }
-  return false;
+  return nodes;
 }
+bool AnyLive(const cluster::RedisReply& fields, int64_t now) { return !LiveNodes(fields, now).empty(); }
 
 }  // namespace
 
@@ -98,6 +103,7 @@ void RedisPresence::UserDisconnected(const std::string& user_id) {
     u.connected = false;
     generation = u.generation;
   }
+  writer_.Post([this, user_id] { MarkGrace(user_id); });
   scheduler_.After(options_.grace_ms, [this, user_id, generation] {
     writer_.Post([this, user_id, generation] { GoOffline(user_id, generation); });
   });
@@ -123,6 +129,30 @@ void RedisPresence::Register(const std::string& user_id) {
   if (!replies.ok()) return Warn("register", replies.status());  // the next refresh writes it
   // Online already (another node, or our own field in its grace period): nothing changed.
   if (!AnyLive((*replies)[0], now)) Publish({user_id, true, 0});
+}
+
+void RedisPresence::MarkGrace(const std::string& user_id) {
+  if (ConnectedHere(user_id)) return;  // back already
+  std::string expiry = std::to_string(clock_.NowMs() + options_.ttl_ms) + std::string(kGraceMark);
+  auto set = redis_.For(user_id).Command({"HSET", UserKey(user_id), options_.node_id, expiry});
+  if (!set.ok()) Warn("grace", set.status());
+}
+
+bool RedisPresence::LiveOnOtherNode(const std::string& user_id) {
+  auto fields = redis_.For(user_id).Command({"HGETALL", UserKey(user_id)});
+  if (!fields.ok()) {
+    Warn("read", fields.status());
+    return false;  // unknown: push rather than stay silent
+  }
+  const int64_t now = clock_.NowMs();
+  const auto& e = fields->elements;
+  for (size_t i = 0; i + 1 < e.size(); i += 2) {
+    if (e[i].str != options_.node_id && std::atoll(e[i + 1].str.c_str()) > now &&
+        !e[i + 1].str.ends_with(kGraceMark)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void RedisPresence::GoOffline(const std::string& user_id, uint64_t generation) {
@@ -244,6 +274,29 @@ PresenceState RedisPresence::Get(const std::string& user_id) {
   if (online) return {user_id, true, 0};
   int64_t last_seen = hooks_.load_last_seen ? hooks_.load_last_seen(user_id) : 0;
   return {user_id, false, last_seen};
+}
+
+Result<RedisPresence::NodesByUser> RedisPresence::NodesOf(const std::vector<std::string>& users) {
+  std::vector<std::vector<const std::string*>> by_shard(redis_.size());
+  for (const std::string& u : users) by_shard[redis_.ShardOf(u)].push_back(&u);
+  NodesByUser nodes;
+  const int64_t now = clock_.NowMs();
+  for (size_t shard = 0; shard < by_shard.size(); ++shard) {
+    if (by_shard[shard].empty()) continue;
+    std::vector<cluster::RedisCommand> batch;
+    batch.reserve(by_shard[shard].size());
+    for (const std::string* u : by_shard[shard]) batch.push_back({"HGETALL", UserKey(*u)});
+    auto replies = redis_.Client(shard).Pipeline(batch);
+    if (!replies.ok()) {
+      Warn("route", replies.status());
+      return replies.status();
+    }
+    for (size_t i = 0; i < replies->size(); ++i) {
+      auto live = LiveNodes((*replies)[i], now);
+      if (!live.empty()) nodes[*by_shard[shard][i]] = std::move(live);
+    }
+  }
+  return nodes;
 }
 
 void RedisPresence::Subscribe(const gateway::PeerPtr& subscriber,

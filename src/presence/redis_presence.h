@@ -58,9 +58,19 @@ class RedisPresence final : public Presence {
   void DropSubscriber(const gateway::Peer& subscriber) override;
   size_t SubscriptionCount(const gateway::Peer& subscriber) override;
   Status Ping() override;
+  bool LiveOnOtherNode(const std::string& user_id) override;
+
+  // Cluster routing: the nodes (by node id) where each of `users` has a live
+  // session, read from the same hashes in one pipelined round trip per shard.
+  // Users on no node are absent from the result.
+  using NodesByUser = std::unordered_map<std::string, std::vector<std::string>>;
+  Result<NodesByUser> NodesOf(const std::vector<std::string>& users);
+  // On the Redis writer thread, after the registrations queued before it.
+  void AfterPendingWrites(std::function<void()> task) override { writer_.Post(std::move(task)); }
 
  private:
   void Register(const std::string& user_id);
+  void MarkGrace(const std::string& user_id);
   void GoOffline(const std::string& user_id, uint64_t generation);
   void OfflineAfterExpiry(const std::string& user_id);
   void AnnounceOffline(const std::string& user_id, int64_t last_seen);

@@ -160,10 +160,15 @@ void Dispatcher::Plan(const store::EntryRecord& entry) {
   UpdateGauges();
 }
 
+bool Dispatcher::LiveNow(const std::string& user_id) {
+  return !deps_.directory.Sessions(user_id).empty() ||
+         (deps_.directory.clustered() && deps_.presence.LiveOnOtherNode(user_id));
+}
+
 void Dispatcher::PlanFor(const std::string& user_id, const store::EntryRecord& entry) {
   DeviceList devices = DevicesOf(user_id);
   if (devices->empty()) return;
-  if (!deps_.directory.Sessions(user_id).empty()) {  // it got the message live
+  if (LiveNow(user_id)) {  // it got the message live
     skipped_online_.Inc();
     return;
   }
@@ -230,7 +235,7 @@ void Dispatcher::Due(const std::string& job_id, uint64_t timer) {
   if (it == jobs_.end() || it->second.timer != timer || it->second.in_flight) return;
   Job& job = it->second;
   const std::string& user = job.record.user_id;
-  if (!deps_.directory.Sessions(user).empty()) {  // came back: it syncs instead
+  if (LiveNow(user)) {  // came back: it syncs instead
     skipped_online_.Inc();
     return Erase(job_id);
   }

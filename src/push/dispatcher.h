@@ -51,6 +51,8 @@ class Dispatcher {
   // On the planner thread.
   void Plan(const store::EntryRecord& entry);
   Result<std::vector<std::string>> Recipients(const store::EntryRecord& entry);
+  // A session is open here or on another node: the user gets messages live.
+  bool LiveNow(const std::string& user_id);
   void PlanFor(const std::string& user_id, const store::EntryRecord& entry);
   void AddToJob(const store::DeviceRecord& device, const store::EntryRecord& entry);
   void Adopt(store::PushJobRecord record);

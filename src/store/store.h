@@ -426,6 +426,9 @@ class Store {
 
   // Highest version whose append is durable (raised before its callback runs).
   virtual uint64_t CommittedVersion() const = 0;
+  // The same over every server writing the store (PostgreSQL is shared by a
+  // cluster's nodes): every version up to it is committed. May read the store.
+  virtual Result<uint64_t> SharedCommittedVersion() { return CommittedVersion(); }
   // Ok when the store can serve reads and writes (for /readyz).
   virtual Status Ping() = 0;
   // Finishes pending appends (their callbacks run), then stops accepting new ones.

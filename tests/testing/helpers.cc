@@ -1,5 +1,7 @@
 #include "testing/helpers.h"
 
+#include "store/postgres/test_postgres.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -382,6 +384,7 @@ void ServerTest::SetUp() {
     args.emplace_back(flag);
     args.emplace_back("1000000");
   }
+  if (int n = ClusterNodes(); n > 1) return StartCluster(std::move(args), n);
   if (const char* mode = std::getenv("PARLEY_TEST_PRESENCE"); mode && std::string(mode) == "redis") {
     redis_ = std::make_unique<cluster::testing::RedisProcess>();
     ASSERT_TRUE(redis_->Start()) << "redis-server did not start";
@@ -393,9 +396,50 @@ void ServerTest::SetUp() {
   http_ = std::make_unique<HttpClient>(server_->port());
 }
 
+// N nodes sharing a fresh PostgreSQL database (the test binary's own server)
+// and a redis-server of this test, delivering to each other over their
+// internal ports.
+void ServerTest::StartCluster(std::vector<std::string> args, int nodes) {
+  redis_ = std::make_unique<cluster::testing::RedisProcess>();
+  ASSERT_TRUE(redis_->Start()) << "redis-server did not start";
+  auto postgres = store::pg::TestPostgres::Shared();
+  ASSERT_TRUE(postgres.ok()) << postgres.status().ToString();
+  auto database = (*postgres)->Database("cluster_" + UniqueUser("db"));
+  ASSERT_TRUE(database.ok()) << database.status().ToString();
+  cluster_store_ = *database;
+  for (int i = 0; i < nodes; ++i) {
+    std::vector<std::string> node_args = args;
+    node_args.insert(node_args.end(),
+                     {"--store", *database, "--redis", redis_->url(), "--node-id",
+                      std::to_string(i + 1), "--cluster-secret", "integration-test-cluster-secret"});
+    auto node = std::make_unique<ServerProcess>(node_args);
+    ASSERT_TRUE(node->Start()) << node->error() << "\n--- node log ---\n" << node->LogTail();
+    if (i == 0) {
+      server_ = std::move(node);
+    } else {
+      nodes_.push_back(std::move(node));
+    }
+  }
+  http_ = std::make_unique<HttpClient>(server_->port());
+}
+
+int ServerTest::ClusterNodes() const {
+  const char* n = std::getenv("PARLEY_TEST_CLUSTER");
+  return n != nullptr ? std::atoi(n) : 0;
+}
+
+uint16_t ServerTest::port() const {
+  if (nodes_.empty()) return server_->port();
+  size_t i = next_node_++ % (nodes_.size() + 1);
+  return i == 0 ? server_->port() : nodes_[i - 1]->port();
+}
+
 void ServerTest::TearDown() {
   if (HasFailure() && server_) {
     std::cerr << "--- server log (tail) ---\n" << server_->LogTail(6000) << "\n---\n";
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      std::cerr << "--- node " << i + 2 << " log (tail) ---\n" << nodes_[i]->LogTail(4000) << "\n---\n";
+    }
   }
 }
 

@@ -131,7 +131,15 @@ class ServerTest : public ::testing::Test {
   void TearDown() override;
   virtual std::vector<std::string> ExtraArgs() { return {}; }
 
-  uint16_t port() const { return server_->port(); }
+  // The port to connect a client to. In cluster mode (PARLEY_TEST_CLUSTER=N:
+  // N nodes on one PostgreSQL database and one redis-server) each call names
+  // the next node, so a test's clients spread over the nodes.
+  uint16_t port() const;
+  bool clustered() const { return !nodes_.empty(); }
+  // Cluster mode when > 1: from PARLEY_TEST_CLUSTER unless a fixture says.
+  virtual int ClusterNodes() const;
+  // Node i (0-based; node 0 is server_).
+  ServerProcess& Node(size_t i) { return i == 0 ? *server_ : *nodes_.at(i - 1); }
   HttpClient& http() { return *http_; }
   // Restarts the server (after Stop/Kill9 or while running) and re-points http().
   bool RestartServer();
@@ -147,6 +155,13 @@ class ServerTest : public ::testing::Test {
   // Set when the environment says PARLEY_TEST_PRESENCE=redis: the server then
   // keeps presence in this real redis-server (ctest runs such suites twice).
   std::unique_ptr<cluster::testing::RedisProcess> redis_;
+  // Cluster mode: the nodes after the first (server_ is node 1 and serves http()).
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  mutable size_t next_node_ = 0;
+  std::string cluster_store_;  // cluster mode: the nodes' PostgreSQL URL
+
+ private:
+  void StartCluster(std::vector<std::string> args, int nodes);
 };
 
 }  // namespace parley::testing

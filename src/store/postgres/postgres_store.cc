@@ -272,6 +272,14 @@ class PostgresStore final : public Store {
   }
 
   uint64_t CommittedVersion() const override { return committer_.CommittedVersion(); }
+  // The counter row is locked by each append transaction until it commits, so
+  // versions commit in order: all up to the stored counter are committed.
+  Result<uint64_t> SharedCommittedVersion() override {
+    Result<Rows> counter = Read("SELECT last_version FROM store_meta WHERE id = 1", {});
+    if (!counter.ok()) return counter.status();
+    if (counter->empty()) return Internal("postgres: store_meta has no counter row");
+    return counter->U64(0, 0);
+  }
   Status Ping() override {
     {
       std::lock_guard lock(close_mu_);
