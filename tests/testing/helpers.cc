@@ -413,6 +413,7 @@ void ServerTest::StartCluster(std::vector<std::string> args, int nodes) {
                      {"--store", *database, "--redis", redis_->url(), "--node-id",
                       std::to_string(i + 1), "--cluster-secret", "integration-test-cluster-secret"});
     auto node = std::make_unique<ServerProcess>(node_args);
+    if (i > 0) node->UseDataDir(server_->data_dir());  // uploads readable through every node
     ASSERT_TRUE(node->Start()) << node->error() << "\n--- node log ---\n" << node->LogTail();
     if (i == 0) {
       server_ = std::move(node);

@@ -44,6 +44,8 @@ class ServerProcess {
   // Every later Start listens on the port of the first one, so clients can
   // reconnect to the same address after a crash (fault-injection tests).
   void KeepPort() { keep_port_ = true; }
+  // Runs on `dir` instead of its own data dir (cluster nodes share their media).
+  void UseDataDir(std::string dir) { data_dir_ = std::move(dir); }
   // SIGTERM, then waits for exit. Returns the exit code if it exited, 128+N
   // if killed by signal N, -1 if it did not exit in time (it is then killed).
   int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
