@@ -1,7 +1,7 @@
 # The libFuzzer targets and their ctest wiring, shared by fuzz/CMakeLists.txt (standalone
 # clang project) and the top-level CMakeLists.txt (PARLEY_FUZZ=ON builds fuzz/ with clang as an
 # external project and registers the same tests in the main tree).
-set(PARLEY_FUZZ_TARGETS client_frame http_request store_codec sync_cursor byte_range)
+set(PARLEY_FUZZ_TARGETS client_frame http_request store_codec sync_cursor byte_range node_frame)
 
 # PARLEY_FUZZ_RUNS: mutations per target in the ctest run (a smoke run; docs/fuzzing.md has the
 # commands for long runs).

@@ -116,6 +116,8 @@ class ApiService final : public gateway::Service {
   void GetConversations(HttpCall call);
   void GetMessages(HttpCall call);
   void GetSync(HttpCall call);
+  void RecheckLongPoll(std::shared_ptr<gateway::Peer> waiter, std::string user,
+                       std::string cursor);
   void LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, int64_t deadline_ms);
   void GetReady(HttpCall call);
   // Groups and channels (group_routes.cc).

@@ -53,6 +53,7 @@ class LongPollWaiter final : public gateway::Peer {
   void Fire() {
     if (!fired_.exchange(true)) wake_();
   }
+  bool fired() const { return fired_.load(); }
 
  private:
   std::string user_, session_;
@@ -61,6 +62,7 @@ class LongPollWaiter final : public gateway::Peer {
 };
 
 std::atomic<uint64_t> next_poll_id{1};
+constexpr int64_t kClusterLongPollRecheckMs = 1000;
 
 }  // namespace
 
@@ -186,8 +188,21 @@ void ApiService::LongPoll(std::shared_ptr<HttpCall> call, std::string cursor, in
     directory_.Add(waiter);
     scheduler_.After(left, [waiter] { waiter->Fire(); });
     // A commit between the sync above and Add would not wake us: look once more.
-    chat_.Sync(call->user_id, next, [waiter](Result<chat::SyncPage> again) {
-      if (!again.ok() || !again->frames.empty()) waiter->Fire();
+    RecheckLongPoll(waiter, call->user_id, next);
+  });
+}
+
+// Wakes the waiter if a sync from `cursor` finds something. In a cluster the
+// waiter is no route for other nodes (it is not a presence session), so what
+// they commit is found by looking again every second until it is answered.
+void ApiService::RecheckLongPoll(std::shared_ptr<gateway::Peer> peer, std::string user,
+                                 std::string cursor) {
+  auto waiter = std::static_pointer_cast<LongPollWaiter>(peer);
+  chat_.Sync(user, cursor, [this, waiter, user, cursor](Result<chat::SyncPage> again) {
+    if (!again.ok() || !again->frames.empty()) return waiter->Fire();
+    if (!directory_.clustered() || waiter->fired()) return;
+    scheduler_.After(kClusterLongPollRecheckMs, [this, waiter, user, cursor] {
+      if (!waiter->fired()) RecheckLongPoll(waiter, user, cursor);
     });
   });
 }

@@ -124,10 +124,7 @@ void ApiService::OnSync(const std::shared_ptr<ClientSession>& s, std::string id,
   if (!s->BeginSync()) {
     return s->Send(Shared(protocol::ErrorFrame(id, BadRequest("a sync is already running"))), 0);
   }
-  // In a cluster, this node's route for the user must be in Redis before the
-  // sync takes its snapshot: a message committed on another node after the
-  // snapshot then finds this node and arrives live.
-  presence_.AfterPendingWrites([this, s, id = std::move(id), cursor = std::move(f.cursor)] {
+  auto sync = [this, s, id = std::move(id), cursor = std::move(f.cursor)] {
     chat_.Sync(s->user_id(), cursor, [s, id](Result<chat::SyncPage> page) {
       if (!page.ok()) return s->AbortSync(Shared(protocol::ErrorFrame(id, page.status())));
       std::string next = chat::ChatService::FormatCursor(page->cursor);
@@ -136,6 +133,14 @@ void ApiService::OnSync(const std::shared_ptr<ClientSession>& s, std::string id,
       s->EndSync(std::move(page->frames), Shared(protocol::WithId(synced, id)), page->cursor,
                  page->more);
     });
+  };
+  if (!directory_.clustered()) return sync();
+  // In a cluster this node's route for the user must be in Redis before the
+  // sync takes its snapshot, so that a message committed on another node after
+  // the snapshot finds this node. The connect's registration is queued in
+  // order with this user's tasks (OnOpen), then on the presence writer.
+  chat_.RunOrdered(s->user_id(), [this, sync = std::move(sync)]() mutable {
+    presence_.AfterPendingWrites(std::move(sync));
   });
 }
 

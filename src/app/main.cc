@@ -65,9 +65,6 @@ presence::PresenceHooks PresenceHooks(store::Store& store, chat::Relations& rela
   return hooks;
 }
 
-// Cluster mode: a block set through another node holds here after at most this.
-constexpr int64_t kClusterBlockCacheMs = 1000;
-
 // Cluster mode: the internal port, this node's entry in the registry, and the
 // links and router that carry frames to the other nodes.
 struct ClusterNode {
@@ -90,7 +87,7 @@ Status StartClusterNode(const ServerConfig& c, const std::string& node_name, con
                         presence::RedisPresence& presence, directory::LocalDirectory& directory,
                         ClusterNode& node) {
   node.service = std::make_unique<cluster::InternalService>(
-      c.cluster_secret, [&chat](directory::RemoteFrame f) { chat.DeliverForwarded(std::move(f)); },
+      node_name, c.cluster_secret, [&chat](directory::RemoteFrame f) { chat.DeliverForwarded(std::move(f)); },
       metrics, c.max_frame_bytes);
   auto [host, port] = SplitHostPort(c.internal_listen).value();
   node.internal = std::make_unique<gateway::Gateway>(
@@ -165,7 +162,7 @@ int Serve(const ServerConfig& c) {
                           .register_rate_per_min = c.register_rate_per_min,
                           .metrics = &metrics});
   const bool clustered = !c.cluster_secret.empty();
-  if (clustered) relations.ExpireCachedBlocks(&clock, kClusterBlockCacheMs);
+  if (clustered) relations.ReadBlocksThrough();
   chat::ChatService chat(**store, directory, relations, clock, ids, metrics,
                          {.send_rate = c.send_rate,
                           .send_burst = c.send_burst,

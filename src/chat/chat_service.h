@@ -168,6 +168,9 @@ class ChatService {
   // The members with a live session, when that is much cheaper to find than
   // walking all members (big channels, mostly offline); null otherwise.
   std::shared_ptr<const std::vector<MemberRef>> OnlineMembers(const ConversationInfo& members);
+  std::shared_ptr<const std::vector<MemberRef>> MembersAt(const std::string& conversation_id,
+                                                          const ConversationInfo& audience,
+                                                          uint64_t seq);
   Result<store::MemberRecord> ReadableMembership(const std::string& user_id,
                                                  const std::string& conversation_id);
   // Cluster mode, on the conversation's shard: whether entry `seq` is the next

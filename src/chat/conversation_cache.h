@@ -29,6 +29,10 @@ struct ConversationInfo {
   // user → joined_seq of the same members, for big conversations only (see
   // ChatService::OnlineMembers); null otherwise.
   std::shared_ptr<const std::unordered_map<std::string, uint64_t>> member_index;
+  // Cluster mode: the conversation's last seq read just after `members`. The
+  // list may already reflect membership events up to it, written by other
+  // nodes: an entry below it needs those events rolled back (ChatService::MembersAt).
+  uint64_t members_upto_seq = 0;
 };
 
 class ConversationCache {

@@ -5,19 +5,17 @@
 namespace parley::chat {
 
 std::shared_ptr<const std::set<std::string>> Relations::BlockedBy(const std::string& blocker) {
-  const int64_t now = clock_ != nullptr ? clock_->SteadyMs() : 0;
-  {
+  if (cache_blocks_) {
     std::lock_guard lock(mu_);
-    if (auto it = blocks_.find(blocker); it != blocks_.end()) {
-      if (block_ttl_ms_ == 0 || now - it->second.read_at_ms < block_ttl_ms_) return it->second.blocked;
-    }
+    if (auto it = blocks_.find(blocker); it != blocks_.end()) return it->second;
   }
   auto list = store_.ListBlocked(blocker);
   if (!list.ok()) return nullptr;
   auto set = std::make_shared<const std::set<std::string>>(list->begin(), list->end());
+  if (!cache_blocks_) return set;
   std::lock_guard lock(mu_);
   if (blocks_.size() > 100'000) blocks_.clear();
-  blocks_[blocker] = {set, now};
+  blocks_[blocker] = set;
   return set;
 }
 

@@ -9,7 +9,6 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/clock.h"
 #include "store/store.h"
 
 namespace parley::chat {
@@ -17,12 +16,10 @@ namespace parley::chat {
 class Relations {
  public:
   explicit Relations(store::Store& store) : store_(store) {}
-  // Cluster mode: blocks set on another node reach this node's cache after at
-  // most `ttl_ms` (a node only sees its own changes). Call before serving.
-  void ExpireCachedBlocks(const Clock* clock, int64_t ttl_ms) {
-    clock_ = clock;
-    block_ttl_ms_ = ttl_ms;
-  }
+  // Cluster mode: another node may change blocks at any moment and this node
+  // would not hear of it, so they are read from the store every time (a block
+  // or unblock holds at once everywhere). Call before serving.
+  void ReadBlocksThrough() { cache_blocks_ = false; }
 
   // Whether `blocker` has blocked `blocked`. Errors read as "not blocked"
   // would leak; they read as blocked (fail closed).
@@ -38,13 +35,8 @@ class Relations {
 
   store::Store& store_;
   std::mutex mu_;
-  struct CachedBlocks {
-    std::shared_ptr<const std::set<std::string>> blocked;
-    int64_t read_at_ms = 0;
-  };
-  std::unordered_map<std::string, CachedBlocks> blocks_;  // guarded by mu_
-  const Clock* clock_ = nullptr;
-  int64_t block_ttl_ms_ = 0;  // 0: until this node changes them
+  std::unordered_map<std::string, std::shared_ptr<const std::set<std::string>>> blocks_;  // guarded
+  bool cache_blocks_ = true;
 };
 
 }  // namespace parley::chat

@@ -210,7 +210,8 @@ void ChatService::FanOut(const store::EntryRecord& entry, const std::string& ori
   bool deliver_here = !clustered || Sequence(entry.conversation_id, entry.seq, changes_members);
   ConversationInfo audience = Recipients(entry.conversation_id);
   // Walking the local online users finds nobody on other nodes.
-  auto recipients = clustered ? nullptr : OnlineMembers(audience);
+  auto recipients = clustered ? MembersAt(entry.conversation_id, audience, entry.seq)
+                              : OnlineMembers(audience);
   FanoutJob job{std::make_shared<const std::string>(EncodeEntry(entry)),
                 entry.version,
                 entry.seq,
@@ -338,7 +339,7 @@ void ChatService::FillGap(const std::string& conversation_id, uint64_t after_seq
     if (ChangesMembers(e)) cache_.Invalidate(conversation_id);
     ConversationInfo audience = Recipients(conversation_id);
     std::vector<std::string> users;
-    for (const MemberRef& m : *audience.members) {
+    for (const MemberRef& m : *MembersAt(conversation_id, audience, e.seq)) {
       if (m.joined_seq <= e.seq) users.push_back(m.user_id);
     }
     if (e.is_event && (e.kind == "member_removed" || e.kind == "member_left")) {
@@ -373,6 +374,11 @@ ConversationInfo ChatService::Recipients(const std::string& conversation_id) {
     after = page->back().user_id;
   }
   ConversationInfo info = cached.value_or(ConversationInfo{});
+  if (options_.shared_store) {
+    auto conversation = store_.GetConversation(conversation_id);
+    // Unknown: every entry rolls back from what the store holds now.
+    info.members_upto_seq = conversation.ok() ? conversation->last_seq : UINT64_MAX;
+  }
   if (members->size() >= options_.sparse_fanout_min_members) {
     auto index = std::make_shared<std::unordered_map<std::string, uint64_t>>();
     index->reserve(members->size());
@@ -384,6 +390,37 @@ ConversationInfo ChatService::Recipients(const std::string& conversation_id) {
   info.members = std::move(members);
   cache_.Put(conversation_id, info);
   return info;
+}
+
+// Cluster mode: the members of entry `seq`'s time. The cached list may be
+// newer than the entry (read after other nodes committed later membership
+// events), so a member removed after `seq` is put back: it must still get the
+// entries up to its removal. Members added after `seq` are left to the
+// joined_seq check of the fan-out.
+std::shared_ptr<const std::vector<MemberRef>> ChatService::MembersAt(
+    const std::string& conversation_id, const ConversationInfo& audience, uint64_t seq) {
+  if (seq >= audience.members_upto_seq) return audience.members;
+  constexpr size_t kMaxRollback = 10'000;
+  auto later = store_.ReadEntries(conversation_id, seq, 0, kMaxRollback, /*newest_first=*/false);
+  if (!later.ok()) {
+    spdlog::warn("event=members_rollback_failed conversation={} error=\"{}\"", conversation_id,
+                 later.status().ToString());
+    return audience.members;
+  }
+  std::set<std::string> current;
+  for (const MemberRef& m : *audience.members) current.insert(m.user_id);
+  std::set<std::string> added_later;
+  auto at = std::make_shared<std::vector<MemberRef>>(*audience.members);
+  for (const store::EntryRecord& e : *later) {
+    if (!e.is_event) continue;
+    if (e.kind == "member_added" || e.kind == "created") added_later.insert(e.user_id);
+    bool removal = e.kind == "member_removed" || e.kind == "member_left";
+    // A member at `seq` unless it joined after it (and was removed again).
+    if (removal && !added_later.count(e.user_id) && current.insert(e.user_id).second) {
+      at->push_back({e.user_id, 0});
+    }
+  }
+  return at;
 }
 
 std::shared_ptr<const std::vector<MemberRef>> ChatService::OnlineMembers(

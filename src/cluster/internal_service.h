@@ -1,11 +1,8 @@
 // The internal port: where other nodes deliver frames for this node's
 // sessions. It speaks the gateway's WebSocket (a second Gateway instance) but
 // accepts only peers presenting the cluster secret as their bearer token, and
-// only `deliver` frames:
-//   {"op":"deliver","items":[{"users":[…],"frame":"<server frame>","version":N,
-//                            "conversation_id":"…","seq":N,"changes_members":true}, …]}
-// (conversation_id/seq only for entries of a conversation's stream). A frame
-// with any invalid item is refused whole with an `error` frame; the link stays open.
+// only `deliver` frames (cluster/node_frame.h). A frame with any invalid item
+// is refused whole with an `error` frame; the link stays open.
 #pragma once
 
 #include <functional>
@@ -20,8 +17,8 @@ namespace parley::cluster {
 class InternalService final : public gateway::Service {
  public:
   using Deliver = std::function<void(directory::RemoteFrame)>;
-  InternalService(std::string secret, Deliver deliver, MetricsRegistry& metrics,
-                  size_t max_item_frame_bytes = 64 * 1024);
+  InternalService(std::string node_id, std::string secret, Deliver deliver,
+                  MetricsRegistry& metrics, size_t max_item_frame_bytes = 64 * 1024);
 
   void HandleHttp(gateway::HttpRequest request, gateway::HttpResponder respond) override;
   void Authenticate(std::string token,
@@ -30,10 +27,8 @@ class InternalService final : public gateway::Service {
   void OnFrame(const gateway::PeerPtr& peer, std::string text) override;
   void OnClose(const gateway::PeerPtr& peer) override;
 
-  // Parses a deliver frame (exposed for the fuzz target and tests).
-  Result<std::vector<directory::RemoteFrame>> Decode(std::string_view text) const;
-
  private:
+  const std::string node_id_;
   const std::string secret_;
   const Deliver deliver_;
   const size_t max_item_frame_bytes_;

@@ -9,6 +9,7 @@
 
 #include "client/backoff.h"
 #include "client/transport.h"
+#include "cluster/node_frame.h"
 
 namespace parley::cluster {
 
@@ -138,7 +139,7 @@ struct NodeLinks::Impl {
       });
       return;
     }
-    std::string frame = R"({"op":"deliver","items":[)";
+    std::string frame(kDeliverFrameStart);
     size_t items = 0;
     {
       std::lock_guard lock(link->mu);
@@ -151,7 +152,7 @@ struct NodeLinks::Impl {
       }
     }
     if (items == 0) return;
-    frame += "]}";
+    frame += kDeliverFrameEnd;
     forwarded.Inc(items);
     link->conn->Write(std::move(frame));
     PostFlush(link);  // what did not fit

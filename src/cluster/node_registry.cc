@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json/parse.hpp>
 #include <cstdlib>
+
+#include "client/transport.h"
 
 namespace parley::cluster {
 namespace {
@@ -20,6 +23,20 @@ std::optional<NodeEntry> ParseEntry(const std::string& value) {
   return NodeEntry{value.substr(0, bar), std::atoll(value.c_str() + bar + 1)};
 }
 
+// Whether the node `node_id` answers at `address` (its internal port's
+// /healthz names it): a crashed node's entry outlives it by up to the TTL.
+bool Answers(const std::string& address, const std::string& node_id) {
+  auto url = client::ServerUrl::Parse("http://" + address);
+  if (!url.ok()) return false;
+  auto reply = client::internal::HttpExchange(*url, "GET", "/healthz", "", "", "",
+                                              std::chrono::milliseconds(1000));
+  if (!reply.ok() || reply->status != 200) return false;
+  boost::system::error_code ec;
+  auto body = boost::json::parse(reply->body, ec);
+  const auto* node = !ec && body.is_object() ? body.as_object().if_contains("node") : nullptr;
+  return node != nullptr && node->is_string() && node->as_string() == node_id;
+}
+
 }  // namespace
 
 NodeRegistry::NodeRegistry(std::vector<RedisAddress> redis, const Clock& clock,
@@ -35,7 +52,8 @@ Status NodeRegistry::Register() {
   if (!current.ok()) return current.status();
   if (current->type == RedisReply::Type::kString) {
     auto entry = ParseEntry(current->str);
-    if (entry && entry->expiry_ms > clock_.NowMs() && entry->address != options_.internal_address) {
+    if (entry && entry->expiry_ms > clock_.NowMs() && entry->address != options_.internal_address &&
+        Answers(entry->address, options_.node_id)) {
       return Conflict("node id " + options_.node_id + " is in use by the live node at " +
                       entry->address + " (give each node its own --node-id)");
     }

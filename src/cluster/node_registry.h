@@ -1,8 +1,9 @@
 // Which nodes make up the cluster and where their internal ports are: one
 // Redis hash `parley:nodes` of node id → "host:port|expiry_ms". Each node
-// writes its own field at start (refusing to start when a live node holds its
-// id), refreshes it every ttl/3 and removes it on a clean stop; a crashed
-// node's field expires. Every refresh also re-reads the hash, so lookups are
+// writes its own field at start (refusing to start while another live node —
+// one answering on the registered address — holds its id, so a crashed node
+// restarts at once), refreshes it every ttl/3 and removes it on a clean stop;
+// a crashed node's field expires. Every refresh also re-reads the hash, so lookups are
 // local; an unknown node is looked up once more before it counts as gone.
 #pragma once
 
@@ -32,8 +33,8 @@ class NodeRegistry {
   NodeRegistry(std::vector<RedisAddress> redis, const Clock& clock, NodeRegistryOptions options);
   ~NodeRegistry();
 
-  // Writes this node's entry. Conflict when a live node (another address)
-  // holds the same id; Unavailable when Redis cannot be reached.
+  // Writes this node's entry. Conflict when a live node (another address,
+  // answering there as this id) holds it; Unavailable when Redis cannot be reached.
   Status Register();
   // Starts refreshing in the background.
   void Start();

@@ -1,26 +1,12 @@
 #include "cluster/node_router.h"
 
+#include "cluster/node_frame.h"
+
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 #include <unordered_set>
 
 namespace parley::cluster {
-
-std::string EncodeItem(const directory::RemoteFrame& frame, const std::vector<std::string>& users) {
-  boost::json::array to;
-  to.reserve(users.size());
-  for (const std::string& u : users) to.emplace_back(u);
-  boost::json::object item{{"users", std::move(to)},
-                           {"frame", *frame.frame},
-                           {"version", frame.version}};
-  if (frame.seq != 0) {
-    item["conversation_id"] = frame.conversation_id;
-    item["seq"] = frame.seq;
-    if (frame.changes_members) item["changes_members"] = true;
-  }
-  return boost::json::serialize(item);
-}
 
 NodeRouter::NodeRouter(std::string self, Lookup lookup, NodeLinks& links, MetricsRegistry& metrics,
                        size_t max_queued)
@@ -95,7 +81,7 @@ void NodeRouter::Route(std::vector<directory::RemoteFrame> frames) {
         if (node != self_) by_node[node].push_back(u);
       }
     }
-    for (auto& [node, node_users] : by_node) links_.Send(node, EncodeItem(f, node_users));
+    for (auto& [node, node_users] : by_node) links_.Send(node, EncodeDeliverItem(f, node_users));
   }
 }
 

@@ -21,9 +21,6 @@
 
 namespace parley::cluster {
 
-// The JSON item InternalService reads back (one delivery for one node).
-std::string EncodeItem(const directory::RemoteFrame& frame, const std::vector<std::string>& users);
-
 class NodeRouter final : public directory::RemoteSink {
  public:
   using NodesByUser = std::unordered_map<std::string, std::vector<std::string>>;

@@ -142,8 +142,8 @@ TEST_F(MediaTest, UploadAndDownloadSmallFileWithHash) {
   HttpResponse cached = Get(alice.token, id, "", {{"If-None-Match", got.Header("etag")}});
   EXPECT_EQ(cached.status, 304) << cached.Describe();
   EXPECT_TRUE(cached.body.empty());
-  EXPECT_GE(ScrapeMetric(http(), "parley_media_uploads_total").value_or(0), 2);
-  EXPECT_GE(ScrapeMetric(http(), "parley_media_bytes_stored").value_or(0), 1004);
+  EXPECT_GE(MetricOnAllNodes("parley_media_uploads_total").value_or(0), 2);
+  EXPECT_GE(MetricOnAllNodes("parley_media_bytes_stored").value_or(0), 1004);
 }
 
 TEST_F(MediaTest, FiftyMegabytesStreamWithFlatMemory) {
@@ -400,7 +400,7 @@ TEST_F(SmallMediaTest, ChunkedBodyPastTheLimitIsCutOffAndRemoved) {
   HttpResponse bad = http().SendRaw(head + "zz\r\nabc\r\n0\r\n\r\n");
   EXPECT_EQ(bad.status, 400) << bad.Describe();
   EXPECT_EQ(FilesUnder(MediaDir() + "/tmp"), 0u);
-  EXPECT_GE(ScrapeMetric(http(), "parley_media_upload_failures_total").value_or(0), 2);
+  EXPECT_GE(MetricOnAllNodes("parley_media_upload_failures_total").value_or(0), 2);
 }
 
 TEST_F(SmallMediaTest, ClientVanishingMidUploadLeavesNoPartialFile) {
@@ -475,7 +475,7 @@ TEST_F(MediaGcTest, UnreferencedUploadsAreCollected) {
   EXPECT_EQ(Get(alice.token, orphan).status, 404);
   EXPECT_EQ(FilesUnder(MediaDir() + "/blobs"), 1u);
   EXPECT_EQ(Get(bob.token, kept).body, "bob will see this");
-  EXPECT_GE(ScrapeMetric(http(), "parley_media_collected_total").value_or(0), 1);
+  EXPECT_GE(MetricOnAllNodes("parley_media_collected_total").value_or(0), 1);
   // Media survives a restart, references included.
   ASSERT_TRUE(RestartServer());
   EXPECT_EQ(Get(bob.token, kept).status, 200);

@@ -336,8 +336,8 @@ TEST_F(PresenceTypingTest, TypingBurstIsRateLimited) {
   ASSERT_FALSE(d.empty());
   auto a = ConnectReady(port(), alice.token);
   auto b = ConnectReady(port(), bob.token);
-  double base = ScrapeMetric(http(), "parley_typing_forwarded_total").value_or(0) +
-                ScrapeMetric(http(), "parley_typing_dropped_total").value_or(0);
+  double base = MetricOnAllNodes("parley_typing_forwarded_total").value_or(0) +
+                MetricOnAllNodes("parley_typing_dropped_total").value_or(0);
   constexpr int kBurst = 50;
   auto start = Clock::now();
   for (int i = 0; i < kBurst; ++i) ASSERT_TRUE(a->SendJson(TypingFrame(d, i % 2 ? "stop" : "start")));
@@ -346,8 +346,8 @@ TEST_F(PresenceTypingTest, TypingBurstIsRateLimited) {
   auto deadline = Clock::now() + 10s;
   double handled = 0;
   while (Clock::now() < deadline) {
-    handled = ScrapeMetric(http(), "parley_typing_forwarded_total").value_or(0) +
-              ScrapeMetric(http(), "parley_typing_dropped_total").value_or(0) - base;
+    handled = MetricOnAllNodes("parley_typing_forwarded_total").value_or(0) +
+              MetricOnAllNodes("parley_typing_dropped_total").value_or(0) - base;
     if (handled >= kBurst) break;
     std::this_thread::sleep_for(20ms);
   }

@@ -358,8 +358,8 @@ TEST_F(ReceiptCoalescingTest, TenThousandFramesMakeAtMostTwoStoreWrites) {
   ASSERT_FALSE(conv.empty());
   auto a = ConnectReady(port(), alice.token);
   auto b = ConnectReady(port(), bob.token);
-  auto writes0 = ScrapeMetric(http(), "parley_receipt_store_writes_total");
-  auto frames0 = ScrapeMetric(http(), "parley_receipt_frames_total");
+  auto writes0 = MetricOnAllNodes("parley_receipt_store_writes_total");
+  auto frames0 = MetricOnAllNodes("parley_receipt_frames_total");
   ASSERT_TRUE(writes0 && frames0) << "receipt metrics missing";
   constexpr int kFrames = 10'000;
   for (int i = 0; i < kFrames; ++i) {
@@ -375,14 +375,14 @@ TEST_F(ReceiptCoalescingTest, TenThousandFramesMakeAtMostTwoStoreWrites) {
   double frames = 0;
   auto deadline = Clock::now() + 20s;
   while (Clock::now() < deadline) {
-    frames = ScrapeMetric(http(), "parley_receipt_frames_total").value_or(0) - *frames0;
+    frames = MetricOnAllNodes("parley_receipt_frames_total").value_or(0) - *frames0;
     if (frames >= kFrames) break;
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_GE(frames, kFrames);
   // ...and after one more flush interval, at most two writes happened.
   std::this_thread::sleep_for(std::chrono::milliseconds(kFlushMs + 500));
-  double writes = ScrapeMetric(http(), "parley_receipt_store_writes_total").value_or(-1) - *writes0;
+  double writes = MetricOnAllNodes("parley_receipt_store_writes_total").value_or(-1) - *writes0;
   EXPECT_GE(writes, 1);
   EXPECT_LE(writes, 2) << "10,000 receipt frames made " << writes << " store writes";
   auto peer = FindConversation(http(), alice.token, conv);

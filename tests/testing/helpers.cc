@@ -424,6 +424,16 @@ void ServerTest::StartCluster(std::vector<std::string> args, int nodes) {
   http_ = std::make_unique<HttpClient>(server_->port());
 }
 
+std::optional<double> ServerTest::MetricOnAllNodes(std::string_view name) {
+  std::optional<double> sum = ScrapeMetric(*http_, name);
+  for (const auto& node : nodes_) {
+    HttpClient other(node->port());
+    auto value = ScrapeMetric(other, name);
+    if (value) sum = sum.value_or(0) + *value;
+  }
+  return sum;
+}
+
 int ServerTest::ClusterNodes() const {
   const char* n = std::getenv("PARLEY_TEST_CLUSTER");
   return n != nullptr ? std::atoi(n) : 0;

@@ -138,6 +138,9 @@ class ServerTest : public ::testing::Test {
   bool clustered() const { return !nodes_.empty(); }
   // Cluster mode when > 1: from PARLEY_TEST_CLUSTER unless a fixture says.
   virtual int ClusterNodes() const;
+  // Metric `name` summed over every node (ScrapeMetric of each); nullopt if
+  // a scrape failed or no node has it.
+  std::optional<double> MetricOnAllNodes(std::string_view name);
   // Node i (0-based; node 0 is server_).
   ServerProcess& Node(size_t i) { return i == 0 ? *server_ : *nodes_.at(i - 1); }
   HttpClient& http() { return *http_; }

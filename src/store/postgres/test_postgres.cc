@@ -157,12 +157,16 @@ std::string TestPostgres::Url(const std::string& database) const {
 Result<std::string> TestPostgres::Database(const std::string& name) {
   ConnectOptions options;
   options.url = Url("postgres");
+  options.statement_timeout_ms = 120'000;  // CREATE DATABASE on a loaded machine
   Result<std::unique_ptr<Connection>> conn = Connection::Open(options);
   if (!conn.ok()) return conn.status();
   Result<Rows> exists = (*conn)->Exec("SELECT 1 FROM pg_database WHERE datname = $1", {Text(name)});
   if (!exists.ok()) return exists.status();
   if (exists->empty()) {
-    PARLEY_RETURN_IF_ERROR((*conn)->Run("CREATE DATABASE \"" + name + "\""));
+    // FILE_COPY copies the template's files instead of writing them all to the
+    // WAL (15's default): much faster on a loaded test machine.
+    PARLEY_RETURN_IF_ERROR(
+        (*conn)->Run("CREATE DATABASE \"" + name + "\" STRATEGY = FILE_COPY"));
   }
   return Url(name);
 }
