@@ -52,22 +52,24 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break;
 
 export PARLEY_CLUSTER_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 mkdir -p "$dir/shared"  # one data dir for all: uploaded media is readable through every node
-ports=()
 for n in 1 2 3; do
-  port=$(free_port)
-  ports+=("$port")
-  "$SERVER" --node-id "$n" --listen "127.0.0.1:$port" --internal-listen 127.0.0.1:0 \
+  # Port 0: each node takes a free port and logs it (no race with other programs).
+  "$SERVER" --node-id "$n" --listen 127.0.0.1:0 --internal-listen 127.0.0.1:0 \
     --store "postgres://parley@127.0.0.1:$pg_port/postgres" --redis "redis://127.0.0.1:$redis_port" \
-    --data-dir "$dir/shared" --log-level warn >"$dir/node$n.log" 2>&1 &
+    --data-dir "$dir/shared" >"$dir/node$n.log" 2>&1 &
   pids+=($!)
 done
+ports=()
 for n in 1 2 3; do
-  for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:${ports[n - 1]}/readyz" >/dev/null && break
+  port=
+  for _ in $(seq 150); do
+    port=$(grep -o 'event=listening address=127.0.0.1:[0-9]*' "$dir/node$n.log" | grep -o '[0-9]*$' || true)
+    [[ -n $port ]] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
     sleep 0.1
   done
-  curl -sf "http://127.0.0.1:${ports[n - 1]}/readyz" >/dev/null ||
+  [[ -n $port ]] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null ||
     { echo "node $n did not become ready:"; cat "$dir/node$n.log"; exit 1; }
+  ports+=("$port")
 done
 echo "PostgreSQL :$pg_port, Redis :$redis_port, nodes :${ports[0]} :${ports[1]} :${ports[2]}"
 

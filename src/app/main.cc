@@ -68,6 +68,10 @@ presence::PresenceHooks PresenceHooks(store::Store& store, chat::Relations& rela
 // Cluster mode: the internal port, this node's entry in the registry, and the
 // links and router that carry frames to the other nodes.
 struct ClusterNode {
+  // The internal gateway's own series (connections of node links) would
+  // repeat the public gateway's names in /metrics; the cluster_* counters
+  // cover the links instead.
+  MetricsRegistry internal_metrics;
   std::unique_ptr<cluster::InternalService> service;
   std::unique_ptr<gateway::Gateway> internal;
   std::unique_ptr<cluster::NodeRegistry> registry;
@@ -97,7 +101,7 @@ Status StartClusterNode(const ServerConfig& c, const std::string& node_name, con
                               .max_frame_bytes = 8 << 20,  // batches of items
                               .max_outbound_bytes = 1 << 20,
                               .node_name = node_name},
-      *node.service, metrics, clock);
+      *node.service, node.internal_metrics, clock);
   auto bound = node.internal->Start();
   if (!bound.ok()) return bound.status();
   std::string advertised = c.advertise_internal.empty() ? *bound : c.advertise_internal;

@@ -178,7 +178,10 @@ class ChatService {
   // filled from the store first. `changes_members`: the entry is a membership
   // event, so the cached member list is stale.
   bool Sequence(const std::string& conversation_id, uint64_t seq, bool changes_members);
-  void FillGap(const std::string& conversation_id, uint64_t after_seq, uint64_t before_seq);
+  // Delivers the entries strictly between the two seqs (those written at or
+  // after `not_before_ms`) to this node's sessions of their members.
+  void FillGap(const std::string& conversation_id, uint64_t after_seq, uint64_t before_seq,
+               int64_t not_before_ms);
   // Queues the frame to the local sessions of `users` but `except_session`.
   void DeliverLocally(const std::vector<std::string>& users,
                       const std::shared_ptr<const std::string>& frame, uint64_t version,

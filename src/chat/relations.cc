@@ -4,13 +4,14 @@
 
 namespace parley::chat {
 
-std::shared_ptr<const std::set<std::string>> Relations::BlockedBy(const std::string& blocker) {
+Result<std::shared_ptr<const std::set<std::string>>> Relations::BlockedBy(
+    const std::string& blocker) {
   if (cache_blocks_) {
     std::lock_guard lock(mu_);
     if (auto it = blocks_.find(blocker); it != blocks_.end()) return it->second;
   }
   auto list = store_.ListBlocked(blocker);
-  if (!list.ok()) return nullptr;
+  if (!list.ok()) return list.status();
   auto set = std::make_shared<const std::set<std::string>>(list->begin(), list->end());
   if (!cache_blocks_) return set;
   std::lock_guard lock(mu_);
@@ -20,8 +21,14 @@ std::shared_ptr<const std::set<std::string>> Relations::BlockedBy(const std::str
 }
 
 bool Relations::Blocks(const std::string& blocker, const std::string& blocked) {
+  auto blocks = CheckBlocks(blocker, blocked);
+  return !blocks.ok() || *blocks;
+}
+
+Result<bool> Relations::CheckBlocks(const std::string& blocker, const std::string& blocked) {
   auto set = BlockedBy(blocker);
-  return !set || set->count(blocked) > 0;
+  if (!set.ok()) return set.status();
+  return (*set)->count(blocked) > 0;
 }
 
 Status Relations::SetBlocked(const std::string& blocker, const std::string& blocked, bool on) {

@@ -24,6 +24,8 @@ class Relations {
   // Whether `blocker` has blocked `blocked`. Errors read as "not blocked"
   // would leak; they read as blocked (fail closed).
   bool Blocks(const std::string& blocker, const std::string& blocked);
+  // The same, with a store failure as the error (a send answers `unavailable`).
+  Result<bool> CheckBlocks(const std::string& blocker, const std::string& blocked);
   Status SetBlocked(const std::string& blocker, const std::string& blocked, bool on);
   Result<std::vector<std::string>> ListBlocked(const std::string& blocker);
   // Whether `viewer` may see `user`'s presence, typing and receipts: they
@@ -31,7 +33,7 @@ class Relations {
   bool MaySee(const std::string& viewer, const std::string& user);
 
  private:
-  std::shared_ptr<const std::set<std::string>> BlockedBy(const std::string& blocker);
+  Result<std::shared_ptr<const std::set<std::string>>> BlockedBy(const std::string& blocker);
 
   store::Store& store_;
   std::mutex mu_;

@@ -138,7 +138,9 @@ Result<ChatService::Resolved> ChatService::ResolveDirect(const SendRequest& requ
                                                          const std::string& peer) {
   if (peer == request.sender) return BadRequest("cannot send a direct message to yourself");
   // The only sign of a block the blocked user gets is this refusal.
-  if (relations_.Blocks(peer, request.sender)) return Forbidden("you cannot message this user");
+  auto blocked = relations_.CheckBlocks(peer, request.sender);
+  if (!blocked.ok()) return blocked.status();
+  if (*blocked) return Forbidden("you cannot message this user");
   Resolved out;
   out.conversation_id = DirectConversationId(request.sender, peer);
   if (cache_.Get(out.conversation_id)) return out;
@@ -201,6 +203,10 @@ bool ChangesMembers(const store::EntryRecord& e) {
 // and the largest gap it fills from the store (beyond it, sessions catch up by sync).
 constexpr int64_t kSequenceMemoryMs = 10'000;
 constexpr uint64_t kMaxGapFill = 256;
+// On first contact, entries younger than this may still be in flight from
+// other nodes (well below kSequenceMemoryMs: older ones were delivered here
+// while this node remembered the conversation, or never had a recipient here).
+constexpr int64_t kRecentEntryMs = 5'000;
 }  // namespace
 
 void ChatService::FanOut(const store::EntryRecord& entry, const std::string& origin_session,
@@ -312,11 +318,18 @@ bool ChatService::Sequence(const std::string& conversation_id, uint64_t seq,
     if (it != delivered_.end() && now - it->second.at_ms <= kSequenceMemoryMs) last = it->second;
   }
   if (last && seq <= last->seq) return false;  // a gap fill delivered it already
-  if (!last || seq - last->seq - 1 > kMaxGapFill) {
-    // What happened here before is unknown: membership may have changed.
+  if (!last) {
+    // First entry here in a while. What happened before is unknown (membership
+    // may have changed), and entries just below it may still be on their way
+    // from other nodes: the recent ones are delivered now, and later arrivals
+    // of them dropped. Older ones reached the sessions here earlier, or sync.
     cache_.Invalidate(conversation_id);
+    uint64_t from = seq > kMaxGapFill ? seq - kMaxGapFill - 1 : 0;
+    FillGap(conversation_id, from, seq, clock_.NowMs() - kRecentEntryMs);
+  } else if (seq - last->seq - 1 > kMaxGapFill) {
+    cache_.Invalidate(conversation_id);  // too far behind: the sessions catch up by sync
   } else if (seq > last->seq + 1) {
-    FillGap(conversation_id, last->seq, seq);
+    FillGap(conversation_id, last->seq, seq, 0);
   }
   if (changes_members) cache_.Invalidate(conversation_id);
   std::lock_guard lock(sequence_mu_);
@@ -325,7 +338,8 @@ bool ChatService::Sequence(const std::string& conversation_id, uint64_t seq,
 }
 
 void ChatService::FillGap(const std::string& conversation_id, uint64_t after_seq,
-                          uint64_t before_seq) {
+                          uint64_t before_seq, int64_t not_before_ms) {
+  if (before_seq <= after_seq + 1) return;
   auto entries = store_.ReadEntries(conversation_id, after_seq, before_seq,
                                     before_seq - after_seq - 1, /*newest_first=*/false);
   if (!entries.ok()) {
@@ -334,12 +348,14 @@ void ChatService::FillGap(const std::string& conversation_id, uint64_t after_seq
     cache_.Invalidate(conversation_id);
     return;
   }
-  gap_fills_.Inc();
   for (const store::EntryRecord& e : *entries) {
+    if (e.ts < not_before_ms) continue;
+    gap_fills_.Inc();
     if (ChangesMembers(e)) cache_.Invalidate(conversation_id);
     ConversationInfo audience = Recipients(conversation_id);
     std::vector<std::string> users;
-    for (const MemberRef& m : *MembersAt(conversation_id, audience, e.seq)) {
+    auto members = MembersAt(conversation_id, audience, e.seq);  // kept alive for the loop
+    for (const MemberRef& m : *members) {
       if (m.joined_seq <= e.seq) users.push_back(m.user_id);
     }
     if (e.is_event && (e.kind == "member_removed" || e.kind == "member_left")) {

@@ -16,6 +16,7 @@ size_t SessionDirectory::SendToUsers(const std::vector<std::string>& users,
       ++reached;
     }
   }
+  if (clustered()) reached += users.size();
   ForwardToOtherNodes({.users = users, .frame = frame, .version = version});
   return reached;
 }

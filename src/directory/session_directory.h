@@ -53,7 +53,8 @@ class SessionDirectory {
 
   // Queues `frame` to every session of `users` except `except_session`: the
   // local ones here, those on other nodes through the cluster (not entries:
-  // they go through ChatService for their order). Returns the local sessions reached.
+  // they go through ChatService for their order). Returns the deliveries
+  // queued: local sessions, plus one per user handed to the other nodes.
   size_t SendToUsers(const std::vector<std::string>& users,
                      const std::shared_ptr<const std::string>& frame, uint64_t version,
                      std::string_view except_session = {});
