@@ -55,8 +55,11 @@ results=${out:-$dir}
 pids=()
 as_pg=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
+  # Benches and nodes first, Redis (pids[0]) once they are gone: nodes log Redis errors otherwise.
+  for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
+  wait "${pids[@]:1}" 2>/dev/null || true
+  [[ ${#pids[@]} -gt 0 ]] && kill "${pids[0]}" 2>/dev/null
+  wait 2>/dev/null || true
   "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w -s stop 2>/dev/null || true
   [[ -n $out ]] && cp "$dir"/*.log "$out"/ 2>/dev/null
   rm -rf "$dir"
@@ -120,6 +123,34 @@ arg_of() {
     [[ $1 == "$name="* ]] && { echo "${1#*=}"; return; }
     shift
   done
+}
+
+# CPU ticks (user + system) of the given processes; and of each part of the cluster.
+cpu_ticks() {
+  local total=0 p
+  for p in "$@"; do
+    [[ -r /proc/$p/stat ]] && total=$((total + $(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+pg_master=$(head -1 "$dir/pg/postmaster.pid")
+redis_pid=${pids[0]}
+cpu_parts() {
+  echo "$(cpu_ticks "$pg_master" $(pgrep -P "$pg_master")) $(cpu_ticks "$redis_pid") $(cpu_ticks "${node_pids[@]}")"
+}
+# Prints and writes (run N, nanoseconds, ticks before, ticks after) the cores each part used.
+report_cpu() {
+  local run=$1 secs tck
+  secs=$(jq -n "$2 / 1e9 | . * 10 | round / 10")
+  tck=$(getconf CLK_TCK)
+  read -r pg0 rd0 nd0 <<<"$3"
+  read -r pg1 rd1 nd1 <<<"$4"
+  jq -n --argjson s "$secs" --argjson t "$tck" --argjson pg $((pg1 - pg0)) --argjson rd $((rd1 - rd0)) \
+    --argjson nd $((nd1 - nd0)) '{seconds: $s, postgres_cores: ($pg / $t / $s), redis_cores: ($rd / $t / $s),
+    nodes_cores: ($nd / $t / $s)}' >"$results/run$run-cpu.json"
+  jq -r '"CPU over the whole run (\(.seconds) s, setup included): nodes \(.nodes_cores * 100 | round / 100),"
+    + " PostgreSQL \(.postgres_cores * 100 | round / 100), Redis \(.redis_cores * 100 | round / 100) cores"' \
+    "$results/run$run-cpu.json"
 }
 
 # The arguments without `--NAME V` / `--NAME=V`.
@@ -220,15 +251,17 @@ while [[ $# -gt 0 ]]; do
   while [[ $# -gt 0 && $1 != -- ]]; do args+=("$1"); shift; done
   [[ $# -gt 0 ]] && shift
   run=$((run + 1))
+  cpu_before=$(cpu_parts) started=$(date +%s%N)
   scenario=$(arg_of --scenario "${args[@]}")
   connections=$(arg_of --connections "${args[@]}")
   if [[ $scenario == idle && -n $connections ]] && ((connections > per_process)); then
     run_idle_split "$run" "$connections" "${args[@]}" || status=1
-    continue
+  else
+    echo "== run $run: parley-bench ${args[*]} (against $nodes nodes)"
+    "$BENCH" "${args[@]}" --server "$servers" --server-pid "$server_pids" \
+      --json "$results/run$run.json" || status=1
   fi
-  echo "== run $run: parley-bench ${args[*]} (against $nodes nodes)"
-  "$BENCH" "${args[@]}" --server "$servers" --server-pid "$server_pids" \
-    --json "$results/run$run.json" || status=1
+  report_cpu "$run" $(($(date +%s%N) - started)) "$cpu_before" "$(cpu_parts)"
 done
 echo "PostgreSQL max_connections $max_conn; backends in use at the end:" \
   "$(psql -h 127.0.0.1 -p "$pg_port" -U parley -d postgres -Atc 'SELECT count(*) FROM pg_stat_activity')"
