@@ -1,6 +1,7 @@
 // Unit tests of the bench's own machinery: the histogram against known
 // distributions, the checker against synthetic streams with injected loss,
-// duplicates and reordering, the frame reader and the WebSocket codec.
+// duplicates and reordering, the frame reader, the WebSocket codec and the
+// placement of connections on the nodes of a cluster.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "checker.h"
 #include "flat_json.h"
 #include "histogram.h"
+#include "placement.h"
 #include "ws_codec.h"
 
 namespace parley::bench {
@@ -395,6 +397,71 @@ TEST(WsCodec, HandshakeAccept) {
   const std::string req = BuildUpgradeRequest("127.0.0.1:8080", "/v1/ws", key, "tok");
   EXPECT_NE(req.find("Authorization: Bearer tok\r\n"), std::string::npos);
   EXPECT_EQ(req.substr(req.size() - 4), "\r\n\r\n");
+}
+
+// ---------------------------------------------------------------- placement
+
+TEST(Placement, ParsesOneServerAndAList) {
+  std::vector<ServerAddr> out;
+  std::string error;
+  ASSERT_TRUE(ParseServerList("127.0.0.1:8080", out, error)) << error;
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].host, "127.0.0.1");
+  EXPECT_EQ(out[0].port, 8080);
+  ASSERT_TRUE(ParseServerList("127.0.0.1:1,localhost:2,127.0.0.3:65535", out, error)) << error;
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[1].ToString(), "localhost:2");
+  EXPECT_EQ(out[2].port, 65535);
+}
+
+TEST(Placement, RejectsBadServerLists) {
+  std::vector<ServerAddr> out;
+  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":80", "127.0.0.1:65536", "127.0.0.1:-1",
+                          "127.0.0.1:80x", "127.0.0.1:80,", ",127.0.0.1:80", "127.0.0.1:80,,127.0.0.1:81"}) {
+    std::string error;
+    EXPECT_FALSE(ParseServerList(bad, out, error)) << bad;
+    EXPECT_NE(error.find("bad server address"), std::string::npos) << bad;
+  }
+}
+
+TEST(Placement, ParsesPidLists) {
+  std::vector<int> out;
+  std::string error;
+  ASSERT_TRUE(ParsePidList("42", out, error)) << error;
+  EXPECT_EQ(out, std::vector<int>{42});
+  ASSERT_TRUE(ParsePidList("1,22,333", out, error)) << error;
+  EXPECT_EQ(out, (std::vector<int>{1, 22, 333}));
+  for (const char* bad : {"", "0", "-5", "12a", "1,,2", "1,", "99999999999"}) {
+    EXPECT_FALSE(ParsePidList(bad, out, error)) << bad;
+  }
+}
+
+TEST(Placement, PairsSpanTwoNodesAndSpreadEvenly) {
+  EXPECT_EQ(PairNode(0, 0, 1), 0u);
+  EXPECT_EQ(PairNode(0, 1, 1), 0u);  // one node: both sides on it
+  for (size_t nodes : {2u, 3u, 6u}) {
+    std::vector<int> senders(nodes), receivers(nodes);
+    for (size_t p = 0; p < 60; ++p) {
+      const size_t a = PairNode(p, 0, nodes), b = PairNode(p, 1, nodes);
+      ASSERT_LT(a, nodes);
+      ASSERT_LT(b, nodes);
+      EXPECT_NE(a, b) << "pair " << p << " of " << nodes << " nodes";
+      EXPECT_EQ(b, (a + 1) % nodes);
+      ++senders[a];
+      ++receivers[b];
+    }
+    for (size_t n = 0; n < nodes; ++n) {
+      EXPECT_EQ(senders[n], 60 / static_cast<int>(nodes));
+      EXPECT_EQ(receivers[n], 60 / static_cast<int>(nodes));
+    }
+  }
+}
+
+TEST(Placement, RoundRobinSpreadsConnections) {
+  std::vector<int> per(6);
+  for (size_t i = 0; i < 100; ++i) ++per[RoundRobinNode(i, per.size())];
+  EXPECT_EQ(per, (std::vector<int>{17, 17, 17, 17, 16, 16}));
+  EXPECT_EQ(RoundRobinNode(5, 1), 0u);
 }
 
 }  // namespace

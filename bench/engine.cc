@@ -86,8 +86,8 @@ class Worker {
 
 class Conn {
  public:
-  Conn(Engine& e, Worker& w, size_t index, const User* user)
-      : e_(e), w_(w), index_(index), user_(user), sock_(w.ioc),
+  Conn(Engine& e, Worker& w, size_t index, const User* user, const ServerAddr& server)
+      : e_(e), w_(w), index_(index), user_(user), server_(server), sock_(w.ioc),
         mask_state_(static_cast<uint32_t>(index * 2654435761u + 12345u) | 1u) {}
 
   std::vector<Membership> memberships;
@@ -145,6 +145,7 @@ class Conn {
   Worker& w_;
   size_t index_;
   const User* user_;
+  const ServerAddr& server_;  // the node this connection (and every reconnect) goes to
   tcp::socket sock_;
   std::unique_ptr<net::steady_timer> retry_timer_;
   State state_ = State::kIdle;
@@ -186,7 +187,7 @@ void Conn::Connect() {
     sock_.bind(tcp::endpoint(net::ip::address_v4(b), 0), ec);
   }
   if (ec) return OnConnected(ec);
-  tcp::endpoint ep(net::ip::make_address(o.host, ec), o.port);
+  tcp::endpoint ep(net::ip::make_address(server_.host, ec), server_.port);
   if (ec) return OnConnected(ec);
   sock_.async_connect(ep, [this, g = gen_](const boost::system::error_code& ec) {
     if (g != gen_) return;
@@ -204,8 +205,7 @@ void Conn::OnConnected(const boost::system::error_code& ec) {
   boost::system::error_code ignored;
   sock_.set_option(tcp::no_delay(true), ignored);
   key_ = MakeWebSocketKey(e_.options_.seed ^ (index_ << 20) ^ gen_);
-  out_ = BuildUpgradeRequest(e_.options_.host + ":" + std::to_string(e_.options_.port), "/v1/ws", key_,
-                             user_->token);
+  out_ = BuildUpgradeRequest(server_.ToString(), "/v1/ws", key_, user_->token);
   state_ = State::kHandshake;
   Flush();
   StartRead();
@@ -674,10 +674,10 @@ Engine::Engine(EngineOptions options) : options_(std::move(options)) {
 
 Engine::~Engine() { Stop(); }
 
-size_t Engine::AddConnection(const User* user) {
+size_t Engine::AddConnection(const User* user, size_t node) {
   const size_t index = conns_.size();
   Worker& w = *workers_[index % workers_.size()];
-  conns_.push_back(std::make_unique<Conn>(*this, w, index, user));
+  conns_.push_back(std::make_unique<Conn>(*this, w, index, user, options_.servers.at(node)));
   w.conns.push_back(conns_.back().get());
   users_.push_back(user);
   return index;

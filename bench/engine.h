@@ -26,6 +26,7 @@
 
 #include "checker.h"
 #include "histogram.h"
+#include "placement.h"
 
 namespace parley::bench {
 
@@ -97,8 +98,7 @@ struct Membership {
 };
 
 struct EngineOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 0;
+  std::vector<ServerAddr> servers;  // the nodes; each connection goes to one of them
   int threads = 2;
   int source_addrs = 1;        // bind to 127.0.0.1 .. 127.0.0.N round robin
   int max_connecting = 256;    // handshakes in flight, all workers together
@@ -119,9 +119,9 @@ class Engine {
   explicit Engine(EngineOptions options);
   ~Engine();
 
-  // Setup, before Start: one connection for `user`, on a worker chosen round
-  // robin; returns its index.
-  size_t AddConnection(const User* user);
+  // Setup, before Start: one connection for `user` to server `node`, on a
+  // worker chosen round robin; returns its index.
+  size_t AddConnection(const User* user, size_t node = 0);
   // A conversation of that connection (copied in).
   void AddMembership(size_t conn, Membership m);
   size_t connections() const { return conns_.size(); }

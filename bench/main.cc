@@ -8,10 +8,12 @@
 int main(int argc, char** argv) {
   parley::bench::Options o;
   CLI::App app{"parley-bench: load generator and correctness checker for parley-server"};
+  bool print_server_args = false;
   app.add_option("--scenario", o.scenario, "idle | pairs | saturate | group | receipts | storm")
-      ->required()
       ->check(CLI::IsMember({"idle", "pairs", "saturate", "group", "receipts", "storm"}));
-  auto* server = app.add_option("--server", o.server, "HOST:PORT of a running server");
+  auto* server = app.add_option("--server", o.server,
+                                "HOST:PORT of a running server, or HOST:PORT,HOST:PORT,... of the nodes "
+                                "of a cluster (pairs span two nodes, other connections go round robin)");
   auto* start = app.add_option("--start-server", o.start_server,
                                "Path of parley-server: start a fresh one (temp data dir, free port, "
                                "cheap argon2, high rate limits) and stop it at the end");
@@ -20,7 +22,8 @@ int main(int argc, char** argv) {
   app.add_option("--server-cmd", o.server_cmd,
                  "Shell command that starts the server on --server (storm restarts it with it)")
       ->needs(server);
-  app.add_option("--server-pid", o.server_pid, "pid of an external server, for RSS and CPU figures");
+  app.add_option("--server-pid", o.server_pid,
+                 "pid of an external server, for RSS and CPU figures (PID,PID,... one per --server node)");
   app.add_option("--data-dir", o.data_dir, "Data dir of the started server (default: a new temp dir)");
   app.add_flag("--keep-data", o.keep_data, "Keep the started server's data dir");
   app.add_option("--durability", o.durability, "Durability of the started server: fsync | os")
@@ -65,6 +68,19 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout-ms", o.drain_timeout_ms, "Wait for outstanding acks and deliveries")
       ->capture_default_str();
 
+  auto* barrier = app.add_option("--barrier-dir", o.barrier_dir,
+                                 "idle with several bench processes: once connected, leave a file here and "
+                                 "hold only when --barrier-count processes have");
+  app.add_option("--barrier-count", o.barrier_count, "Bench processes meeting in --barrier-dir")
+      ->needs(barrier)
+      ->capture_default_str();
+  app.add_option("--barrier-timeout", o.barrier_timeout_s, "Seconds to wait at the barrier")
+      ->needs(barrier)
+      ->capture_default_str();
+  app.add_flag("--print-server-args", print_server_args,
+               "Print the arguments --start-server gives the server (one per line; used by "
+               "scripts/bench-cluster.sh for its nodes) and exit");
+
   app.add_option("--json", o.json_path, "Write every figure as JSON to this file");
   app.add_option("--plot", o.plot_path, "Write an SVG plot (saturate: load curve; else latency distribution)");
   app.add_flag("--fail-on-error", o.fail_on_error,
@@ -75,6 +91,14 @@ int main(int argc, char** argv) {
   app.add_option("--perf-record", o.perf_out,
                  "Run `perf record -g` on the server during the measured window, into this file");
   CLI11_PARSE(app, argc, argv);
+  if (print_server_args) {
+    for (const auto& a : parley::bench::BenchServerArgs(o.durability)) std::cout << a << "\n";
+    return 0;
+  }
+  if (o.scenario.empty()) {
+    std::cerr << "parley-bench: --scenario is required\n";
+    return 2;
+  }
   if (o.server.empty() && o.start_server.empty()) {
     std::cerr << "parley-bench: give --server HOST:PORT or --start-server PATH\n";
     return 2;

@@ -409,12 +409,15 @@ w("$B --scenario group --start-server $S --groups 2 --members 500 --rate 100 --d
 w("$B --scenario storm --start-server $S --connections 2000 --rate 500 --duration 10   # kill -9 + restart")
 w("# against a running server (its --login-rate-per-min, --send-rate and --send-burst must allow the load):")
 w("$B --scenario idle --server 127.0.0.1:8080 --server-pid $(pgrep -xo parley-server) --connections 5000")
+w("# against the nodes of a cluster (pairs span two nodes, other connections go round robin):")
+w("$B --scenario pairs --server 127.0.0.1:8081,127.0.0.1:8082,127.0.0.1:8083 --server-pid P1,P2,P3")
+w("scripts/bench-cluster.sh --nodes 3 -- --scenario pairs --pairs 100   # starts PostgreSQL, Redis, 3 nodes")
 w("$B --help   # every option")
 w("```")
 w("")
 w("`--fail-on-error` makes any loss, duplicate, order violation, misrouted message or error exit 1; "
   "`ctest -L bench-smoke` runs every scenario for a few seconds that way against a fresh server, and "
-  "`ctest -R '^(Histogram|Checker|SeqSet|FlatJson|WsCodec)'` runs the bench's unit tests. "
+  "`ctest -R '^(Histogram|Checker|SeqSet|FlatJson|WsCodec|Placement)'` runs the bench's unit tests. "
   "`--perf-record FILE` profiles the server with `perf record -g` during the measured window.")
 w("")
 

@@ -42,8 +42,9 @@ struct Ctx {
   std::string host;
   uint16_t port = 0;
   std::unique_ptr<ServerProcess> server;
-  std::string listen;  // the started server's address, reused on restart
-  pid_t pid = 0;
+  std::string listen;  // the started server's address (reused on restart), or --server's list
+  std::vector<ServerAddr> nodes;  // every server; host/port above are the first one
+  std::vector<pid_t> pids;        // per node, when known (RSS and CPU figures)
   std::string data_dir;
   bool temp_dir = false;
   std::string tag;
@@ -83,13 +84,8 @@ bool SetUpServer(Ctx& c, std::string& error) {
     ServerLaunch l;
     l.binary = o.start_server;
     l.log_path = c.data_dir + "/server.log";
-    l.args = {"--data-dir",          c.data_dir,  "--durability",         o.durability,
-              "--argon2-opslimit",   "1",         "--argon2-memlimit-kib", "8",
-              "--send-rate",         "1000000",   "--send-burst",         "1000000",
-              "--login-rate-per-min", "100000000", "--register-rate-per-min", "100000000",
-              "--address-send-rate", "1000000", "--address-send-burst", "1000000",
-              // One load generator is one address: no per-address connection budget.
-              "--handshake-rate-per-address", "0"};
+    l.args = {"--data-dir", c.data_dir};
+    for (auto& a : BenchServerArgs(o.durability)) l.args.push_back(std::move(a));
     if (o.server_threads > 0) {
       l.args.push_back("--threads");
       l.args.push_back(std::to_string(o.server_threads));
@@ -98,11 +94,14 @@ bool SetUpServer(Ctx& c, std::string& error) {
     c.server = std::make_unique<ServerProcess>(l);
     if (!c.server->Start("127.0.0.1:0", 30'000, error)) return false;
     c.listen = c.server->address();
-    c.pid = c.server->pid();
     json::array argv{json::string(o.start_server), "--listen", json::string(c.listen)};
     for (const auto& a : l.args) argv.push_back(json::string(a));
     c.out["server_command"] = std::move(argv);
   } else if (!o.server_cmd.empty()) {
+    if (o.server.find(',') != std::string::npos) {
+      error = "--server-cmd starts one server: give one --server HOST:PORT";
+      return false;
+    }
     ServerLaunch l;
     l.shell_cmd = o.server_cmd;
     char tmpl[] = "/tmp/parley-bench-log-XXXXXX";
@@ -117,21 +116,32 @@ bool SetUpServer(Ctx& c, std::string& error) {
     c.server->set_address(o.server);
     if (!c.server->Start(o.server, 30'000, error)) return false;
     c.listen = o.server;
-    c.pid = c.server->pid();
     c.out["server_command"] = o.server_cmd;
   } else {
     c.listen = o.server;
-    c.pid = o.server_pid;
   }
-  if (!SplitHostPort(c.listen, c.host, c.port)) {
-    error = "bad server address " + c.listen;
-    return false;
+  if (!ParseServerList(c.listen, c.nodes, error)) return false;
+  c.host = c.nodes[0].host;
+  c.port = c.nodes[0].port;
+  if (c.server) {
+    c.pids = {c.server->pid()};
+  } else if (!o.server_pid.empty()) {
+    std::vector<int> pids;
+    if (!ParsePidList(o.server_pid, pids, error)) return false;
+    if (pids.size() != c.nodes.size()) {
+      error = "--server-pid: give one pid per --server node (" + std::to_string(c.nodes.size()) + ")";
+      return false;
+    }
+    c.pids.assign(pids.begin(), pids.end());
   }
-  if (!WaitHealthy(c.host, c.port, 10'000)) {
-    error = "server at " + c.listen + " does not answer /healthz";
-    return false;
+  for (const ServerAddr& n : c.nodes) {
+    if (!WaitHealthy(n.host, n.port, 10'000)) {
+      error = "server at " + n.ToString() + " does not answer /healthz";
+      return false;
+    }
   }
   c.out["server_address"] = c.listen;
+  c.out["nodes"] = c.nodes.size();
   return true;
 }
 
@@ -155,10 +165,13 @@ void TearDownServer(Ctx& c) {
 
 // ---------------------------------------------------------------- samples
 
+// The server figures of one moment; with several nodes, summed over them
+// (metrics, CPU, RSS, CPU per thread name), with CPU and RSS also per node.
 struct Sample {
   int64_t t = 0;
-  pid_t pid = 0;
+  std::vector<pid_t> pids;
   int64_t cpu = -1;
+  std::vector<int64_t> node_cpu, node_rss_kb;
   std::map<std::string, int64_t> threads;
   MetricsSnapshot m;
   bool has_m = false;
@@ -166,16 +179,33 @@ struct Sample {
   int64_t self_cpu = -1;
 };
 
+// Sum of per-node readings; -1 when any node's is unknown.
+int64_t SumKnown(const std::vector<int64_t>& v) {
+  int64_t sum = 0;
+  for (int64_t x : v) {
+    if (x < 0) return -1;
+    sum += x;
+  }
+  return v.empty() ? -1 : sum;
+}
+
 Sample TakeSample(Ctx& c) {
   Sample s;
-  s.has_m = ScrapeMetrics(c.host, c.port, s.m);
-  s.t = NowNs();
-  s.pid = c.pid;
-  if (c.pid > 0) {
-    s.cpu = ReadCpuTicks(c.pid);
-    s.threads = ReadThreadCpuTicks(c.pid);
-    s.rss_kb = ReadRssKb(c.pid);
+  s.has_m = true;
+  for (const ServerAddr& n : c.nodes) {
+    MetricsSnapshot m;
+    s.has_m = ScrapeMetrics(n.host, n.port, m) && s.has_m;
+    s.m.Add(m);
   }
+  s.t = NowNs();
+  s.pids = c.pids;
+  for (pid_t pid : c.pids) {
+    s.node_cpu.push_back(ReadCpuTicks(pid));
+    s.node_rss_kb.push_back(ReadRssKb(pid));
+    for (const auto& [name, ticks] : ReadThreadCpuTicks(pid)) s.threads[name] += ticks;
+  }
+  s.cpu = SumKnown(s.node_cpu);
+  s.rss_kb = SumKnown(s.node_rss_kb);
   s.self_cpu = ReadCpuTicks(::getpid());
   return s;
 }
@@ -195,8 +225,15 @@ json::object ServerDelta(const Sample& a, const Sample& b) {
   const double secs = Secs(b.t - a.t);
   const double tck = static_cast<double>(ClockTicksPerSecond());
   o["seconds"] = R2(secs);
-  if (a.cpu >= 0 && b.cpu >= 0 && a.pid == b.pid && secs > 0) {
+  if (a.cpu >= 0 && b.cpu >= 0 && a.pids == b.pids && secs > 0) {
     o["server_cpu_cores"] = R2(static_cast<double>(b.cpu - a.cpu) / tck / secs);
+    if (b.pids.size() > 1) {
+      json::array per_node;
+      for (size_t i = 0; i < b.pids.size(); ++i) {
+        per_node.push_back(R2(static_cast<double>(b.node_cpu[i] - a.node_cpu[i]) / tck / secs));
+      }
+      o["server_cpu_cores_per_node"] = std::move(per_node);
+    }
     json::object th;
     std::map<std::string, double> groups;
     for (auto& [name, ticks] : b.threads) {
@@ -210,6 +247,9 @@ json::object ServerDelta(const Sample& a, const Sample& b) {
     o["server_cpu_by_thread"] = std::move(th);
   }
   if (b.rss_kb >= 0) o["server_rss_kib"] = b.rss_kb;
+  if (b.rss_kb >= 0 && b.pids.size() > 1) {
+    o["server_rss_kib_per_node"] = json::array(b.node_rss_kb.begin(), b.node_rss_kb.end());
+  }
   if (a.self_cpu >= 0 && secs > 0) o["bench_cpu_cores"] = R2(static_cast<double>(b.self_cpu - a.self_cpu) / tck / secs);
   if (a.has_m && b.has_m) {
     auto d = [&](const char* name) { return b.m.Get(name) - a.m.Get(name); };
@@ -261,8 +301,10 @@ std::vector<User> MakeUsers(Ctx& c, size_t n, std::string& error) {
   std::atomic<bool> failed{false};
   std::mutex mu;
   const int64_t t0 = NowNs();
-  auto work = [&] {
-    HttpClient http(c.host, c.port);
+  // Any node registers and logs in (they share the store): the setup clients
+  // take the nodes round robin.
+  auto work = [&](const ServerAddr& node) {
+    HttpClient http(node.host, node.port);
     for (size_t i = next++; i < n && !failed; i = next++) {
       const std::string creds = json::serialize(json::object{{"user_id", users[i].id}, {"password", "bench-password"}});
       auto r = http.Request("POST", "/v1/users", creds);
@@ -285,19 +327,21 @@ std::vector<User> MakeUsers(Ctx& c, size_t n, std::string& error) {
     }
   };
   std::vector<std::thread> threads;
-  for (int i = 0; i < std::max(1, c.o.setup_concurrency); ++i) threads.emplace_back(work);
+  for (int i = 0; i < std::max(1, c.o.setup_concurrency); ++i) {
+    threads.emplace_back(work, std::cref(c.nodes[RoundRobinNode(i, c.nodes.size())]));
+  }
   for (auto& t : threads) t.join();
   if (failed) return {};
   const double secs = Secs(NowNs() - t0);
   Progress("registered and logged in " + std::to_string(n) + " users in " + F("%.1f", secs) + " s");
+  c.out["setup_users_seconds"] = R2(secs);
   c.out["setup_users_per_s"] = R2(static_cast<double>(n) / secs);
   return users;
 }
 
 EngineOptions MakeEngineOptions(Ctx& c, size_t connections) {
   EngineOptions e;
-  e.host = c.host;
-  e.port = c.port;
+  e.servers = c.nodes;
   e.threads = c.o.threads;
   e.source_addrs = c.o.source_addrs > 0 ? c.o.source_addrs
                                         : static_cast<int>((connections + 4'999) / 5'000);
@@ -316,7 +360,8 @@ bool ConnectEveryone(Ctx& c, Engine& engine, std::string& error, json::object* f
   Progress("connecting " + std::to_string(n) + " WebSockets");
   const int64_t t0 = NowNs();
   engine.ConnectAll();
-  const int timeout_ms = 60'000 + static_cast<int>(n / 100);
+  // At least 100 connections/s (a cluster's nodes share 2 cores with PostgreSQL here).
+  const int timeout_ms = 60'000 + static_cast<int>(n) * 10;
   const bool ok = engine.WaitSynced(n, timeout_ms);
   const double secs = Secs(NowNs() - t0);
   if (figures) {
@@ -407,11 +452,15 @@ std::vector<std::pair<size_t, size_t>> AllSenders(const Engine& e) {
   return s;
 }
 
-// Pairs of users in 1:1 conversations: connection 2p and 2p+1.
-void AddPairs(Engine& engine, const std::vector<User>& users, size_t pairs) {
+// Pairs of users in 1:1 conversations: connection 2p and 2p+1, on different
+// nodes when there are several (PairNode); records how many pairs span two.
+void AddPairs(Ctx& c, Engine& engine, const std::vector<User>& users, size_t pairs) {
+  size_t cross = 0;
   for (size_t p = 0; p < pairs; ++p) {
+    const size_t node0 = PairNode(p, 0, c.nodes.size()), node1 = PairNode(p, 1, c.nodes.size());
+    if (node0 != node1) ++cross;
     for (uint32_t side = 0; side < 2; ++side) {
-      const size_t ci = engine.AddConnection(&users[2 * p + side]);
+      const size_t ci = engine.AddConnection(&users[2 * p + side], side == 0 ? node0 : node1);
       Membership m;
       m.conv_index = static_cast<uint32_t>(p);
       m.member_index = side;
@@ -420,6 +469,11 @@ void AddPairs(Engine& engine, const std::vector<User>& users, size_t pairs) {
       m.ledger = MemberLedger(2);
       engine.AddMembership(ci, std::move(m));
     }
+  }
+  c.out["cross_node_pairs"] = cross;
+  if (c.nodes.size() > 1) {
+    c.Line(std::to_string(cross) + " of " + std::to_string(pairs) + " pairs span two of the " +
+           std::to_string(c.nodes.size()) + " nodes (every message crosses nodes)");
   }
 }
 
@@ -446,9 +500,9 @@ struct Window {
 class PerfRecord {
  public:
   PerfRecord(Ctx& c) {
-    if (c.o.perf_out.empty() || c.pid <= 0 || c.perf_done) return;
+    if (c.o.perf_out.empty() || c.pids.size() != 1 || c.perf_done) return;
     c.perf_done = true;
-    const std::string pid = std::to_string(c.pid);
+    const std::string pid = std::to_string(c.pids[0]);
     pid_ = ::fork();
     if (pid_ == 0) {
       const int devnull = ::open("/dev/null", O_WRONLY);
@@ -520,6 +574,52 @@ void MaybePlotLatency(Ctx& c, const std::string& title, const Histograms& h) {
   std::ofstream(c.o.plot_path) << LatencySvg(title, {{"delivery", &h.latency}, {"durable ack", &h.ack_latency}});
 }
 
+// Several bench processes holding one idle set too large for one process
+// (scripts/bench-cluster.sh): each one, once connected, leaves a file in
+// --barrier-dir and waits until --barrier-count have, so the holds overlap.
+void WaitAtBarrier(Ctx& c, json::object& r) {
+  namespace fs = std::filesystem;
+  const std::string& dir = c.o.barrier_dir;
+  std::ofstream(dir + "/ready-" + std::to_string(::getpid())) << "connected\n";
+  Progress("connected; waiting until " + std::to_string(c.o.barrier_count) + " bench processes are");
+  const int64_t t0 = NowNs();
+  const int64_t deadline = t0 + static_cast<int64_t>(c.o.barrier_timeout_s * 1e9);
+  size_t ready = 0;
+  while (true) {
+    ready = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.path().filename().string().starts_with("ready-")) ++ready;
+    }
+    if (ready >= static_cast<size_t>(c.o.barrier_count) || NowNs() > deadline) break;
+    SleepMs(100);
+  }
+  r["barrier_wait_seconds"] = R2(Secs(NowNs() - t0));
+  c.Problem("bench processes not connected within --barrier-timeout",
+            static_cast<size_t>(c.o.barrier_count) - std::min<size_t>(ready, c.o.barrier_count));
+}
+
+// Server RSS per node of an idle run (connections spread round robin).
+void IdleRssPerNode(Ctx& c, const Sample& before, const Sample& after, size_t n, json::object& r) {
+  const size_t nodes = c.nodes.size();
+  if (nodes < 2 || before.node_rss_kb.size() != nodes || after.node_rss_kb.size() != nodes) return;
+  json::array per_node;
+  for (size_t i = 0; i < nodes; ++i) {
+    const size_t conns = n / nodes + (i < n % nodes ? 1 : 0);
+    const int64_t delta = after.node_rss_kb[i] - before.node_rss_kb[i];
+    const double per = conns ? static_cast<double>(delta) / static_cast<double>(conns) : 0;
+    per_node.push_back(json::object{{"address", c.nodes[i].ToString()},
+                                    {"connections", conns},
+                                    {"rss_before_kib", before.node_rss_kb[i]},
+                                    {"rss_after_kib", after.node_rss_kb[i]},
+                                    {"rss_per_connection_kib", R2(per)}});
+    c.Line("  node " + c.nodes[i].ToString() + ": " + std::to_string(conns) + " connections, RSS " +
+           std::to_string(before.node_rss_kb[i]) + " -> " + std::to_string(after.node_rss_kb[i]) + " KiB (" +
+           F("%.2f", per) + " KiB per connection)");
+  }
+  r["nodes"] = std::move(per_node);
+}
+
 // ---------------------------------------------------------------- scenarios
 
 int Idle(Ctx& c) {
@@ -528,7 +628,7 @@ int Idle(Ctx& c) {
   auto users = MakeUsers(c, n, error);
   if (users.empty()) throw std::runtime_error(error);
   Engine engine(MakeEngineOptions(c, n));
-  for (auto& u : users) engine.AddConnection(&u);
+  for (size_t i = 0; i < n; ++i) engine.AddConnection(&users[i], RoundRobinNode(i, c.nodes.size()));
   engine.Start();
   json::object r;
   SleepMs(500);
@@ -536,6 +636,7 @@ int Idle(Ctx& c) {
   const int64_t self_rss0 = ReadRssKb(::getpid());
   if (!ConnectEveryone(c, engine, error, &r)) throw std::runtime_error(error);
   const Sample connected = TakeSample(c);
+  if (!c.o.barrier_dir.empty()) WaitAtBarrier(c, r);
   SleepMs(2000);  // let the server settle
   const Sample settled = TakeSample(c);
   const int64_t self_rss1 = ReadRssKb(::getpid());
@@ -555,6 +656,7 @@ int Idle(Ctx& c) {
     r["server_rss_per_connection_kib"] = R2(per);
     c.Line("server RSS: " + std::to_string(before.rss_kb) + " KiB before, " + std::to_string(settled.rss_kb) +
            " KiB with the connections: " + F("%.2f", per) + " KiB per connection");
+    IdleRssPerNode(c, before, settled, n, r);
   } else {
     c.Line("server RSS: unknown (give --server-pid or --start-server)");
   }
@@ -584,7 +686,7 @@ int Pairs(Ctx& c, bool receipts) {
   EngineOptions eo = MakeEngineOptions(c, 2 * pairs);
   eo.send_receipts = receipts;
   Engine engine(eo);
-  AddPairs(engine, users, pairs);
+  AddPairs(c, engine, users, pairs);
   engine.Start();
   json::object r;
   if (!ConnectEveryone(c, engine, error, &r)) throw std::runtime_error(error);
@@ -649,7 +751,7 @@ int Saturate(Ctx& c) {
   auto users = MakeUsers(c, 2 * pairs, error);
   if (users.empty()) throw std::runtime_error(error);
   Engine engine(MakeEngineOptions(c, 2 * pairs));
-  AddPairs(engine, users, pairs);
+  AddPairs(c, engine, users, pairs);
   engine.Start();
   json::object r;
   if (!ConnectEveryone(c, engine, error, &r)) throw std::runtime_error(error);
@@ -760,7 +862,7 @@ int Group(Ctx& c) {
   std::vector<std::pair<size_t, size_t>> senders, first;
   for (size_t g = 0; g < groups; ++g) {
     for (size_t j = 0; j < members; ++j) {
-      const size_t ci = engine.AddConnection(&users[g * members + j]);
+      const size_t ci = engine.AddConnection(&users[g * members + j], RoundRobinNode(g * members + j, c.nodes.size()));
       Membership m;
       m.conv_index = static_cast<uint32_t>(g);
       m.member_index = static_cast<uint32_t>(j);
@@ -816,7 +918,7 @@ int Storm(Ctx& c) {
   EngineOptions eo = MakeEngineOptions(c, 2 * pairs);
   eo.reconnect = true;
   Engine engine(eo);
-  AddPairs(engine, users, pairs);
+  AddPairs(c, engine, users, pairs);
   engine.Start();
   json::object r;
   r["mode"] = mode;
@@ -835,7 +937,7 @@ int Storm(Ctx& c) {
     c.server->Kill9();
     std::string err;
     if (!c.server->Start(c.listen, 60'000, err)) throw std::runtime_error("restart: " + err);
-    c.pid = c.server->pid();
+    c.pids = {c.server->pid()};
     restart_s = Secs(NowNs() - event);
     r["server_restart_seconds"] = R2(restart_s);
   } else {
@@ -903,6 +1005,15 @@ int Storm(Ctx& c) {
 }
 
 }  // namespace
+
+std::vector<std::string> BenchServerArgs(const std::string& durability) {
+  return {"--durability", durability, "--argon2-opslimit", "1", "--argon2-memlimit-kib", "8",
+          "--send-rate", "1000000", "--send-burst", "1000000",
+          "--login-rate-per-min", "100000000", "--register-rate-per-min", "100000000",
+          "--address-send-rate", "1000000", "--address-send-burst", "1000000",
+          // One load generator is one address: no per-address connection budget.
+          "--handshake-rate-per-address", "0"};
+}
 
 int RunScenario(const Options& o) {
   Ctx c(o);

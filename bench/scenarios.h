@@ -16,7 +16,7 @@ struct Options {
   std::string start_server;
   std::vector<std::string> server_args;
   std::string server_cmd;
-  int server_pid = 0;
+  std::string server_pid;  // PID or PID,PID,... one per --server node
   std::string data_dir;
   bool keep_data = false;
   std::string durability = "fsync";
@@ -48,6 +48,9 @@ struct Options {
   int backoff_max_ms = 3000;
   double storm_timeout = 60;
   int drain_timeout_ms = 15000;
+  std::string barrier_dir;  // idle: several bench processes hold their connections together
+  int barrier_count = 1;
+  double barrier_timeout_s = 900;
 
   // Output.
   std::string json_path;
@@ -56,6 +59,11 @@ struct Options {
   bool tolerate_resync_races = false;
   std::string perf_out;  // perf record the server during the (first) measured window
 };
+
+// The arguments the bench gives a server it starts, besides --listen and
+// --data-dir: cheap password hashing (setup speed only) and rate limits high
+// enough that the server's paths are measured, not its limiters.
+std::vector<std::string> BenchServerArgs(const std::string& durability);
 
 // Runs the scenario; returns the process exit code (1 when --fail-on-error
 // and the checker found a problem, 2 on setup failure).

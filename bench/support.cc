@@ -105,20 +105,6 @@ HttpResponse HttpClient::Request(const std::string& method, const std::string& t
   return out;
 }
 
-bool SplitHostPort(const std::string& s, std::string& host, uint16_t& port) {
-  const size_t colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
-  host = s.substr(0, colon);
-  try {
-    const int p = std::stoi(s.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    port = static_cast<uint16_t>(p);
-  } catch (...) {
-    return false;
-  }
-  return !host.empty();
-}
-
 bool WaitHealthy(const std::string& host, uint16_t port, int timeout_ms) {
   const int64_t deadline = NowNs() + int64_t{timeout_ms} * 1'000'000;
   while (NowNs() < deadline) {
@@ -323,6 +309,10 @@ double MetricsSnapshot::Get(const std::string& name) const {
 }
 
 bool MetricsSnapshot::Has(const std::string& name) const { return values_.count(name) != 0; }
+
+void MetricsSnapshot::Add(const MetricsSnapshot& other) {
+  for (const auto& [name, v] : other.values_) values_[name] += v;
+}
 
 bool ScrapeMetrics(const std::string& host, uint16_t port, MetricsSnapshot& out) {
   HttpClient c(host, port);

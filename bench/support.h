@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "placement.h"
+
 namespace parley::bench {
 
 int64_t NowNs();  // steady clock, the one clock of every latency
@@ -82,6 +84,8 @@ class MetricsSnapshot {
   // Sum of every series of this exact metric name (all label sets). 0 if absent.
   double Get(const std::string& name) const;
   bool Has(const std::string& name) const;
+  // Adds every series of `other` (the sum over the nodes of a cluster).
+  void Add(const MetricsSnapshot& other);
 
  private:
   std::map<std::string, double> values_;  // by metric name, label sets summed
@@ -89,9 +93,6 @@ class MetricsSnapshot {
 
 // GET /metrics; false when the server could not be read.
 bool ScrapeMetrics(const std::string& host, uint16_t port, MetricsSnapshot& out);
-
-// Splits "host:port".
-bool SplitHostPort(const std::string& s, std::string& host, uint16_t& port);
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new limit.
 uint64_t RaiseFdLimit();

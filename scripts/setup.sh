@@ -12,6 +12,7 @@ packages=(
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
   libreadline-dev openssl libvips-dev libhiredis-dev redis-server zlib1g-dev
   libpq-dev postgresql
+  jq  # scripts/bench-cluster.sh sums the JSON of several bench processes
   clang-14 libclang-rt-14-dev  # the libFuzzer targets in fuzz/
   chromium
 )
