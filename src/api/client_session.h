@@ -20,7 +20,8 @@ namespace parley::api {
 
 class ClientSession final : public gateway::Peer {
  public:
-  explicit ClientSession(gateway::PeerPtr connection) : connection_(std::move(connection)) {}
+  ClientSession(gateway::PeerPtr connection, int64_t opened_at_ms)
+      : connection_(std::move(connection)), opened_at_ms_(opened_at_ms) {}
 
   void Send(std::shared_ptr<const std::string> frame, uint64_t version) override;
   void Close(uint16_t code, std::string reason) override { connection_->Close(code, std::move(reason)); }
@@ -28,6 +29,7 @@ class ClientSession final : public gateway::Peer {
   const std::string& session_id() const override { return connection_->session_id(); }
   const std::string& credential() const override { return connection_->credential(); }
   const std::string& remote_address() const override { return connection_->remote_address(); }
+  int64_t opened_at_ms() const override { return opened_at_ms_; }
 
   // False if a sync is already running on this session.
   bool BeginSync();
@@ -45,6 +47,7 @@ class ClientSession final : public gateway::Peer {
   void ReleaseLocked();  // requires mu_
 
   gateway::PeerPtr connection_;
+  const int64_t opened_at_ms_;
   std::mutex mu_;
   bool syncing_ = false;   // guarded by mu_
   bool initial_hold_ = true;  // guarded by mu_

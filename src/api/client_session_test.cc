@@ -14,7 +14,7 @@ std::shared_ptr<const std::string> F(std::string s) { return std::make_shared<co
 
 TEST(ClientSessionTest, NewSessionsHoldLiveFramesUntilTheFirstFrame) {
   auto peer = std::make_shared<RecordingPeer>("alice");
-  ClientSession s(peer);
+  ClientSession s(peer, 0);
   s.Send(F("ready"), 0);
   s.Send(F("live-v9"), 9);  // would get ahead of the sync the client is about to send
   EXPECT_EQ(peer->Frames(), (std::vector<std::string>{"ready"}));
@@ -25,7 +25,7 @@ TEST(ClientSessionTest, NewSessionsHoldLiveFramesUntilTheFirstFrame) {
 
 TEST(ClientSessionTest, LiveFramesPassWhenNoSyncRuns) {
   auto peer = std::make_shared<RecordingPeer>("alice");
-  ClientSession s(peer);
+  ClientSession s(peer, 0);
   s.Send(F("held"), 1);
   s.ReleaseInitialHold();  // the first frame was not a sync
   EXPECT_EQ(peer->Frames(), (std::vector<std::string>{"held"}));
@@ -37,7 +37,7 @@ TEST(ClientSessionTest, LiveFramesPassWhenNoSyncRuns) {
 
 TEST(ClientSessionTest, FramesDuringSyncAreHeldAndDeduplicated) {
   auto peer = std::make_shared<RecordingPeer>("alice");
-  ClientSession s(peer);
+  ClientSession s(peer, 0);
   ASSERT_TRUE(s.BeginSync());
   EXPECT_FALSE(s.BeginSync());  // one at a time
   s.Send(F("live-v5"), 5);      // also in the sync page below
@@ -54,7 +54,7 @@ TEST(ClientSessionTest, FramesDuringSyncAreHeldAndDeduplicated) {
 
 TEST(ClientSessionTest, MorePagesWithholdLiveFramesUntilCaughtUp) {
   auto peer = std::make_shared<RecordingPeer>("alice");
-  ClientSession s(peer);
+  ClientSession s(peer, 0);
   ASSERT_TRUE(s.BeginSync());
   s.Send(F("live-v50"), 50);
   s.EndSync({"v1"}, F("synced-more"), 1, /*more=*/true);

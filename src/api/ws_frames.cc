@@ -15,7 +15,7 @@ std::shared_ptr<const std::string> Shared(std::string s) {
 }  // namespace
 
 void ApiService::OnOpen(const gateway::PeerPtr& peer) {
-  auto session = std::make_shared<ClientSession>(peer);
+  auto session = std::make_shared<ClientSession>(peer, clock_.NowMs());
   {
     std::lock_guard lock(sessions_mu_);
     sessions_[peer.get()] = session;

@@ -182,10 +182,11 @@ class ChatService {
   // after `not_before_ms`) to this node's sessions of their members.
   void FillGap(const std::string& conversation_id, uint64_t after_seq, uint64_t before_seq,
                int64_t not_before_ms);
-  // Queues the frame to the local sessions of `users` but `except_session`.
+  // Queues the frame to the local sessions of `users` but `except_session`
+  // (and, with `written_at_ms`, but sessions opened after that time).
   void DeliverLocally(const std::vector<std::string>& users,
                       const std::shared_ptr<const std::string>& frame, uint64_t version,
-                      const std::string& except_session);
+                      const std::string& except_session, int64_t written_at_ms = 0);
   Result<SyncPage> SyncNow(const std::string& user_id, uint64_t after_version);
   Result<std::vector<std::string>> HistoryNow(const std::string& user_id,
                                               const std::string& conversation_id,

@@ -281,10 +281,11 @@ void ChatService::RunFanout(const std::string& conversation_id) {
 
 void ChatService::DeliverLocally(const std::vector<std::string>& users,
                                  const std::shared_ptr<const std::string>& frame, uint64_t version,
-                                 const std::string& except_session) {
+                                 const std::string& except_session, int64_t written_at_ms) {
   for (const std::string& user : users) {
     for (const gateway::PeerPtr& peer : directory_.Sessions(user)) {
       if (peer->session_id() == except_session) continue;
+      if (written_at_ms != 0 && peer->opened_at_ms() > written_at_ms) continue;  // synced it
       peer->Send(frame, version);
       messages_out_.Inc();
     }
@@ -361,7 +362,8 @@ void ChatService::FillGap(const std::string& conversation_id, uint64_t after_seq
     if (e.is_event && (e.kind == "member_removed" || e.kind == "member_left")) {
       users.push_back(e.user_id);  // sees its own removal
     }
-    DeliverLocally(users, std::make_shared<const std::string>(EncodeEntry(e)), e.version, "");
+    // Read late from the store: sessions opened since it was written had it from their sync.
+    DeliverLocally(users, std::make_shared<const std::string>(EncodeEntry(e)), e.version, "", e.ts);
   }
 }
 

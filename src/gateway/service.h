@@ -114,6 +114,9 @@ class Peer {
   virtual const std::string& credential() const { return NoValue(); }
   // The client's IP address; "" when the peer is not a socket.
   virtual const std::string& remote_address() const { return NoValue(); }
+  // When the session opened (ms since the epoch); 0 when unknown. An entry
+  // written before it reached the client by sync, not live.
+  virtual int64_t opened_at_ms() const { return 0; }
 
  private:
   static const std::string& NoValue() {
