@@ -304,6 +304,9 @@ TEST_F(PushTest, RecipientThatReconnectsWithinTheGracePeriodGetsNone) {
   ws->Close();
   WaitNoSessions();
   Send(alice, bob, "quick blip");
+  // The job is planned (asynchronously) while bob is away; a reconnect before
+  // the planner ran would make this the "online: no job" case instead.
+  ASSERT_TRUE(WaitMetric("parley_push_enqueued_total", 1));
   auto back = ConnectReady(port(), bob.token);  // before the grace period ends
   ASSERT_TRUE(back->IsOpen());
   ASSERT_TRUE(WaitMetric("parley_push_skipped_total", 1));  // the due job found bob back
