@@ -21,7 +21,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVER=${SERVER:-build/src/app/parley-server}
 BENCH=${BENCH:-build/bench/parley-bench}
-PG_BIN=${PARLEY_PG_BIN:-/usr/lib/postgresql/15/bin}
 nodes=3
 out=""
 per_process=18000
@@ -41,74 +40,33 @@ for tool in "$SERVER" "$BENCH"; do
 done
 command -v jq >/dev/null || { echo "bench-cluster: needs jq (scripts/setup.sh installs it)" >&2; exit 2; }
 
-# A loopback port nobody listens on (bash's /dev/tcp, as scripts/cluster-demo.sh).
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range the bench's connections use
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+source scripts/lib/cluster.sh
 dir=$(mktemp -d /tmp/parley-bench-cluster-XXXXXX)
 [[ -n $out ]] && mkdir -p "$out"
 results=${out:-$dir}
-pids=()
-as_pg=()
+pids=()  # bench processes
+node_pids=()
 cleanup() {
-  # Benches and nodes first, Redis (pids[0]) once they are gone: nodes log Redis errors otherwise.
-  for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
-  wait "${pids[@]:1}" 2>/dev/null || true
-  [[ ${#pids[@]} -gt 0 ]] && kill "${pids[0]}" 2>/dev/null
-  wait 2>/dev/null || true
-  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/pg" -m fast -w -s stop 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  stop_cluster "$dir"
   [[ -n $out ]] && cp "$dir"/*.log "$out"/ 2>/dev/null
   rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# PostgreSQL (as the postgres user when run as root: it refuses root) and Redis.
-if [[ $(id -u) == 0 ]]; then
-  chown postgres "$dir"
-  as_pg=(runuser -u postgres --)
-fi
-pg_port=$(free_port)
-"${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/pg" -A trust -U parley -E UTF8 --locale=C --no-sync >/dev/null
-"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/pg" -l "$dir/postgres.log" -w -s \
-  -o "-k $dir -p $pg_port -c listen_addresses=127.0.0.1" start
+start_postgres "$dir"
 # Each node holds a committer connection and a read pool of 8 (src/store/postgres).
 max_conn=$(psql -h 127.0.0.1 -p "$pg_port" -U parley -d postgres -Atc 'SHOW max_connections')
 if ((nodes * 9 + 5 > max_conn)); then
   echo "bench-cluster: $nodes nodes need $((nodes * 9)) PostgreSQL connections; max_connections is $max_conn" >&2
   exit 2
 fi
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$dir" >"$dir/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-export PARLEY_CLUSTER_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+start_redis "$dir"
 mapfile -t bench_args < <("$BENCH" --print-server-args)
-mkdir -p "$dir/shared"
-ports=() node_pids=()
-for n in $(seq "$nodes"); do
-  port=$(free_port)
-  ports+=("$port")
-  "$SERVER" --node-id "$n" --listen "127.0.0.1:$port" --internal-listen 127.0.0.1:0 \
-    --store "postgres://parley@127.0.0.1:$pg_port/postgres" --redis "redis://127.0.0.1:$redis_port" \
-    --data-dir "$dir/shared" --log-level warn "${bench_args[@]}" >"$dir/node$n.log" 2>&1 &
-  pids+=($!)
-  node_pids+=($!)
-done
-for n in $(seq "$nodes"); do
-  for _ in $(seq 150); do
-    curl -sf "http://127.0.0.1:${ports[n - 1]}/readyz" >/dev/null && break
-    sleep 0.2
-  done
-  curl -sf "http://127.0.0.1:${ports[n - 1]}/readyz" >/dev/null ||
-    { echo "node $n did not become ready:"; cat "$dir/node$n.log"; exit 1; }
-done
+start_nodes "$dir" "$nodes" "$SERVER" "${bench_args[@]}"
+ports=("${node_ports[@]}")
 servers=$(printf '127.0.0.1:%s,' "${ports[@]}")
 servers=${servers%,}
 server_pids=$(IFS=,; echo "${node_pids[*]}")
@@ -134,7 +92,6 @@ cpu_ticks() {
   echo "$total"
 }
 pg_master=$(head -1 "$dir/pg/postmaster.pid")
-redis_pid=${pids[0]}
 cpu_parts() {
   echo "$(cpu_ticks "$pg_master" $(pgrep -P "$pg_master")) $(cpu_ticks "$redis_pid") $(cpu_ticks "${node_pids[@]}")"
 }
