@@ -70,11 +70,15 @@ struct NodeLinks::Impl {
   void SetState(Link& link, Link::State state) {
     std::lock_guard lock(link.mu);
     link.state = state;
-    if (state == Link::State::kDown && !link.queue.empty()) {
-      dropped.Inc(link.queue.size());  // unreachable: those users get it by sync
-      link.queue.clear();
-      link.queued_bytes = 0;
-    }
+  }
+
+  // The node left the registry (stopped, or expired after a crash): its
+  // users' routes go too, and nothing queued for it will be wanted.
+  void DropQueue(Link& link) {
+    std::lock_guard lock(link.mu);
+    dropped.Inc(link.queue.size());
+    link.queue.clear();
+    link.queued_bytes = 0;
   }
 
   net::awaitable<void> Run(std::shared_ptr<Link> link) {
@@ -105,7 +109,10 @@ struct NodeLinks::Impl {
 
   net::awaitable<bool> Connect(Link& link) {
     auto address = address_of(link.node);
-    if (!address) co_return false;  // not registered (stopped, or expired after a crash)
+    if (!address) {
+      DropQueue(link);
+      co_return false;
+    }
     auto url = client::ServerUrl::Parse("http://" + *address);
     if (!url.ok()) co_return false;
     link.conn = client::internal::MakeWsConnection(io.get_executor(), /*tls=*/false);
@@ -215,8 +222,9 @@ void NodeLinks::Send(const std::string& node_id, std::string item) {
   if (!link) return;
   {
     std::lock_guard lock(link->mu);
-    if (link->state == Link::State::kDown ||
-        link->queued_bytes + item.size() > impl_->options.max_queued_bytes) {
+    // Queued while the node is unreachable too (a restart takes a moment): it
+    // gets them once back; only past the bound are they dropped.
+    if (link->queued_bytes + item.size() > impl_->options.max_queued_bytes) {
       impl_->dropped.Inc();
       return;
     }

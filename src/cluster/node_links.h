@@ -1,10 +1,10 @@
 // Outbound connections to the other nodes' internal ports: one persistent
 // WebSocket per node (the client library's transport, authenticated with the
 // cluster secret), reconnected with jittered exponential backoff. Items for a
-// node queue while its connection is being made and go out together in one
-// frame; a node that cannot be reached gets nothing (its users count as
-// offline for those messages and catch up by sync and push): a sender never
-// waits on another node.
+// node queue while its connection is down or being made (up to a bound) and go
+// out together in one frame once it is up — a node back from a restart gets
+// what was routed to it meanwhile; a node that left the registry gets nothing
+// (its users catch up by sync and push). A sender never waits on another node.
 #pragma once
 
 #include <functional>
