@@ -1,10 +1,14 @@
-// The fault-injection run against a single-node server (SPEC section 5):
-// users chat in 1:1 and group conversations over the client library (one of
-// them also over HTTP) and go offline now and then, while the nemesis kill -9s
-// and restarts the server and freezes it with SIGSTOP/SIGCONT. A member with
-// only a push device stays offline throughout. After the heal every client
-// catches up, marks everything read, and the final sync of every user, the
-// pushes and the whole history go to the checker (checker.h).
+// The fault-injection runs (SPEC section 5): users chat in 1:1 and group
+// conversations over the client library (one of them also over HTTP) and go
+// offline now and then, while the nemesis hurts the processes serving them.
+// A member with only a push device stays offline throughout. After the heal
+// every client catches up, marks everything read, and the final sync of every
+// user, the pushes and the whole history go to the checker (checker.h).
+//  - SingleNodeKillPauseRestart: one server, kill -9/restart and SIGSTOP/SIGCONT.
+//  - ClusterKillPauseRestart: three nodes sharing PostgreSQL and Redis, users
+//    spread over them; kill -9/restart or SIGSTOP/SIGCONT of one node, kill -9
+//    and restart of redis-server, stop and start of PostgreSQL. A user whose
+//    node stays unreachable is moved to the next node, as a load balancer would.
 //
 // Flags (or environment): --seed=N (PARLEY_FAULTS_SEED; default random, always
 // printed), --cycles=N (PARLEY_FAULTS_CYCLES, kill/restart cycles, default 20),
@@ -18,13 +22,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <random>
 #include <thread>
 
+#include "cluster/testing/redis_process.h"
 #include "faults/checker.h"
 #include "faults/history.h"
 #include "faults/nemesis.h"
 #include "faults/traffic.h"
+#include "store/postgres/test_postgres.h"
 #include "testing/fake_push.h"
 #include "testing/helpers.h"
 
@@ -61,11 +68,44 @@ Millis Uniform(Rng& rng, int lo_ms, int hi_ms) {
   return Millis(std::uniform_int_distribution<int>(lo_ms, hi_ms)(rng));
 }
 
+// What a load balancer in front of a cluster does for one user: once its
+// client has been unable to get through for a while (its node killed or
+// frozen), the next connection goes to another node.
+class Balancer {
+ public:
+  Balancer(const std::vector<std::string>& urls, Rng& rng) : urls_(urls), rng_(rng) {}
+
+  void Check(Actor& actor) {
+    if (urls_.size() < 2 || !actor.online() || actor.live()) {
+      stuck_since_.reset();
+      return;
+    }
+    auto now = Clock::now();
+    if (!stuck_since_) stuck_since_ = now;
+    if (now - *stuck_since_ < kPatience) return;
+    stuck_since_.reset();
+    actor.MoveTo(urls_[std::uniform_int_distribution<size_t>(0, urls_.size() - 1)(rng_)]);
+  }
+
+ private:
+  static constexpr Millis kPatience{2000};
+  const std::vector<std::string>& urls_;
+  Rng& rng_;
+  std::optional<Clock::time_point> stuck_since_;
+};
+
+using Faults = std::vector<std::pair<std::unique_ptr<Fault>, int>>;
+
 class FaultRun : public ::testing::Test {
  protected:
+  void RunFaults(Faults faults, const std::string& default_history);
+
   void SetUp() override {
     ASSERT_TRUE(fake_.ok()) << fake_.error();
     fake_.Reset();
+  }
+
+  std::vector<std::string> ServerArgs() {
     std::vector<std::string> args = fake_.ServerArgs(kSecret);
     for (std::string a :
          {"--push-allow-private-urls", "--push-coalesce-ms", "200", "--push-backoff-base-ms", "100",
@@ -73,20 +113,52 @@ class FaultRun : public ::testing::Test {
           "--ws-idle-timeout", "4"}) {
       args.push_back(a);
     }
-    server_ = std::make_unique<testing::ServerProcess>(args);
-    server_->KeepPort();
-    ASSERT_TRUE(server_->Start()) << server_->error() << server_->LogTail();
-    // The default durability: acks only after the commit is synced.
-    ASSERT_NE(server_->Log().find("durability=fsync"), std::string::npos) << server_->LogTail();
-    http_ = std::make_unique<HttpClient>(server_->port());
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
-    clients_dir_ = std::filesystem::path(server_->data_dir()).parent_path() / "clients";
+    return args;
+  }
+
+  // Starts one server on `args`; every later start keeps its port.
+  void StartServer(std::vector<std::string> args) {
+    auto& server = servers_.emplace_back(std::make_unique<testing::ServerProcess>(args));
+    server->KeepPort();
+    ASSERT_TRUE(server->Start()) << server->error() << server->LogTail();
+    urls_.push_back("http://127.0.0.1:" + std::to_string(server->port()));
+    if (servers_.size() > 1) return;
+    http_ = std::make_unique<HttpClient>(server->port());
+    clients_dir_ = std::filesystem::path(server->data_dir()).parent_path() / "clients";
     std::filesystem::create_directories(clients_dir_);
+  }
+
+  void StartSingleNode() {
+    ASSERT_NO_FATAL_FAILURE(StartServer(ServerArgs()));
+    // The default durability: acks only after the commit is synced.
+    ASSERT_NE(servers_[0]->Log().find("durability=fsync"), std::string::npos)
+        << servers_[0]->LogTail();
+  }
+
+  // `nodes` servers sharing a fresh database of the test binary's PostgreSQL
+  // and a redis-server of this test.
+  void StartCluster(int nodes) {
+    redis_ = std::make_unique<cluster::testing::RedisProcess>();
+    ASSERT_TRUE(redis_->Start()) << "redis-server did not start";
+    auto postgres = store::pg::TestPostgres::Shared();
+    ASSERT_TRUE(postgres.ok()) << postgres.status().ToString();
+    postgres_ = *postgres;
+    auto database = postgres_->Database("faults_" + testing::UniqueUser("db"));
+    ASSERT_TRUE(database.ok()) << database.status().ToString();
+    for (int i = 1; i <= nodes; ++i) {
+      std::vector<std::string> args = ServerArgs();
+      args.insert(args.end(),
+                  {"--store", *database, "--redis", redis_->url(), "--node-id", std::to_string(i),
+                   "--cluster-secret", "faults-cluster-secret-0123"});
+      ASSERT_NO_FATAL_FAILURE(StartServer(args));
+    }
   }
 
   void TearDown() override {
     actors_.clear();
-    if (server_) server_->Stop();
+    for (auto& server : servers_) server->Stop();
+    // The shared PostgreSQL outlives this test: leave it running.
+    if (postgres_ && !postgres_->running()) EXPECT_TRUE(postgres_->Start().ok());
   }
 
   void Member(const std::string& user, const std::string& conversation) {
@@ -126,7 +198,7 @@ class FaultRun : public ::testing::Test {
                                                                         {"eve", "ann"},
                                                                         {"ann", kOffline},
                                                                         {"cat", kOffline}}) {
-      HttpSender first(history_, a, tokens_[a], url_);
+      HttpSender first(history_, a, tokens_[a], urls_);
       std::string id = first.Send(b, "", never);
       ASSERT_FALSE(id.empty()) << a << " → " << b;
       Member(a, id);
@@ -134,9 +206,11 @@ class FaultRun : public ::testing::Test {
     }
   }
 
+  // Actors are spread over the servers in turn.
   Actor& NewActor(const std::string& user) {
     auto state = (clients_dir_ / ("state-" + user + ".json")).string();
-    auto& a = actors_[user] = std::make_unique<Actor>(history_, user, tokens_[user], url_, state);
+    const std::string& url = urls_[actors_.size() % urls_.size()];
+    auto& a = actors_[user] = std::make_unique<Actor>(history_, user, tokens_[user], url, state);
     return *a;
   }
 
@@ -147,8 +221,10 @@ class FaultRun : public ::testing::Test {
     const auto& mine = convs_[actor.user()];
     std::uniform_int_distribution<size_t> pick(0, mine.size() - 1);
     std::uniform_real_distribution<double> chance(0, 1);
+    Balancer balancer(urls_, rng);
     while (!stop) {
       std::this_thread::sleep_for(Uniform(rng, 20, 120));
+      balancer.Check(actor);
       double r = chance(rng);
       if (r < 0.02) {
         actor.Disconnect();
@@ -165,7 +241,7 @@ class FaultRun : public ::testing::Test {
 
   void HttpLoop(uint64_t seed, const std::atomic<bool>& stop, const std::atomic<bool>& abandon) {
     Rng rng(seed);
-    HttpSender sender(history_, kHttpUser, tokens_[kHttpUser], url_);
+    HttpSender sender(history_, kHttpUser, tokens_[kHttpUser], urls_);
     const auto& mine = convs_[kHttpUser];
     std::uniform_int_distribution<size_t> pick(0, mine.size() - 1);
     while (!stop) {
@@ -239,9 +315,11 @@ class FaultRun : public ::testing::Test {
   }
 
   testing::FakePushProviders& fake_ = testing::SharedFakePushProviders();
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::unique_ptr<HttpClient> http_;
-  std::string url_;
+  std::vector<std::unique_ptr<testing::ServerProcess>> servers_;
+  std::unique_ptr<cluster::testing::RedisProcess> redis_;  // cluster only
+  store::pg::TestPostgres* postgres_ = nullptr;            // cluster only
+  std::unique_ptr<HttpClient> http_;                       // to the first server
+  std::vector<std::string> urls_;                          // of every server
   std::filesystem::path clients_dir_;
   History history_;
   std::map<std::string, std::string> tokens_;
@@ -249,7 +327,10 @@ class FaultRun : public ::testing::Test {
   std::map<std::string, std::unique_ptr<Actor>> actors_;
 };
 
-TEST_F(FaultRun, SingleNodeKillPauseRestart) {
+// The run on the started servers: world, traffic under `faults` (the first
+// one's count is --cycles), heal, catch-up and the check. The history goes to
+// --history, else `default_history`.
+void FaultRun::RunFaults(Faults faults, const std::string& default_history) {
   const RunConfig& cfg = g_config;
   std::printf("[faults] seed=%" PRIu64 " cycles>=%d soak=%ds (rerun: PARLEY_FAULTS_SEED=%" PRIu64
               ")\n",
@@ -277,15 +358,18 @@ TEST_F(FaultRun, SingleNodeKillPauseRestart) {
   }
   traffic.emplace_back([this, s = cfg.seed + 100, &stop, &abandon] { HttpLoop(s, stop, abandon); });
 
-  ServerNode node(*server_);
-  std::vector<std::pair<std::unique_ptr<Fault>, int>> faults;
-  faults.emplace_back(std::make_unique<KillRestart>(Millis(700)), 7);
-  faults.emplace_back(std::make_unique<PauseResume>(Millis(200), Millis(2500)), 3);
+  std::vector<std::unique_ptr<ServerNode>> nodes;
+  std::vector<Node*> targets;
+  for (auto& server : servers_) {
+    std::string name = servers_.size() == 1 ? "server" : "node" + std::to_string(nodes.size() + 1);
+    targets.push_back(nodes.emplace_back(std::make_unique<ServerNode>(*server, name)).get());
+  }
+  const std::string first = faults.front().first->name();
   NemesisOptions options{.seed = cfg.seed,
                          .min_cycles = cfg.cycles,
                          .min_duration = Millis(int64_t{cfg.soak_s} * 1000)};
   options.max_duration = std::max(Millis(600'000), options.min_duration + Millis(120'000));
-  Nemesis nemesis({&node}, std::move(faults), history_, options);
+  Nemesis nemesis(targets, std::move(faults), history_, options);
   std::atomic<bool> never{false};
   bool survived = nemesis.Run(never);
   bool healed = nemesis.Heal();
@@ -339,22 +423,63 @@ TEST_F(FaultRun, SingleNodeKillPauseRestart) {
 
   CheckResult result = Check(history_.Snapshot());
   auto counts = nemesis.counts();
-  std::string path = cfg.history_path.empty() ? "faults-history.jsonl" : cfg.history_path;
+  std::string path = cfg.history_path.empty() ? default_history : cfg.history_path;
   history_.SaveJsonl(path);
   auto secs = [](Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::seconds>(d).count();
   };
-  std::printf(
-      "[faults] seed=%" PRIu64
-      " kill9=%d pause=%d faults_s=%lld total_s=%lld history=%s\n"
-      "[faults] %s\n",
-      cfg.seed, counts["kill9"], counts["pause"], static_cast<long long>(secs(faulted - started)),
-      static_cast<long long>(secs(Clock::now() - started)), path.c_str(), result.Summary().c_str());
-  EXPECT_GE(counts["kill9"], cfg.cycles);
-  EXPECT_EQ(server_->Stop(), 0) << "no clean exit on SIGTERM after the faults\n"
-                                << server_->LogTail();
+  std::string injected;
+  for (const auto& [name, count] : counts) injected += name + "=" + std::to_string(count) + " ";
+  std::printf("[faults] seed=%" PRIu64 " %sfaults_s=%lld total_s=%lld history=%s\n[faults] %s\n",
+              cfg.seed, injected.c_str(), static_cast<long long>(secs(faulted - started)),
+              static_cast<long long>(secs(Clock::now() - started)), path.c_str(),
+              result.Summary().c_str());
+  EXPECT_GE(counts[first], cfg.cycles);
+  for (auto& server : servers_) {
+    EXPECT_EQ(server->Stop(), 0) << "no clean exit on SIGTERM after the faults\n"
+                                 << server->LogTail();
+  }
   EXPECT_TRUE(result.ok()) << "seed " << cfg.seed << ": " << result.Summary();
   EXPECT_GT(result.acked, 100u) << "too little traffic to mean anything";
+}
+
+TEST_F(FaultRun, SingleNodeKillPauseRestart) {
+  ASSERT_NO_FATAL_FAILURE(StartSingleNode());
+  Faults faults;
+  faults.emplace_back(std::make_unique<KillRestart>(Millis(700)), 7);
+  faults.emplace_back(std::make_unique<PauseResume>(Millis(200), Millis(2500)), 3);
+  RunFaults(std::move(faults), "faults-history.jsonl");
+}
+
+TEST_F(FaultRun, ClusterKillPauseRestart) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+  Faults faults;
+  faults.emplace_back(std::make_unique<KillRestart>(Millis(700)), 5);
+  faults.emplace_back(std::make_unique<PauseResume>(Millis(200), Millis(2500)), 2);
+  auto* redis = redis_.get();
+  faults.emplace_back(std::make_unique<Outage>(
+                          "redis-kill9",
+                          Outage::Service{.name = "redis-server",
+                                          .stop = [redis] { redis->Kill9(); },
+                                          .start = [redis](std::string*) { return redis->Start(); },
+                                          .running = [redis] { return redis->running(); }},
+                          Millis(300), Millis(2000)),
+                      2);
+  auto* postgres = postgres_;
+  faults.emplace_back(std::make_unique<Outage>(
+                          "postgres-stop",
+                          Outage::Service{.name = "postgresql",
+                                          .stop = [postgres] { postgres->Stop(); },
+                                          .start =
+                                              [postgres](std::string* error) {
+                                                Status s = postgres->Start();
+                                                if (!s.ok() && error) *error = s.ToString();
+                                                return s.ok();
+                                              },
+                                          .running = [postgres] { return postgres->running(); }},
+                          Millis(500), Millis(2500)),
+                      2);
+  RunFaults(std::move(faults), "faults-cluster-history.jsonl");
 }
 
 // --seed=N style flags, falling back to the environment.

@@ -57,6 +57,20 @@ std::string PauseResume::Inject(Node& node, Rng& rng) {
   return "SIGSTOP " + node.name() + " for " + std::to_string(paused.count()) + " ms";
 }
 
+std::string Outage::Inject(Node& /*node*/, Rng& rng) {
+  Millis down = Uniform(rng, min_, max_);
+  service_.stop();
+  std::this_thread::sleep_for(down);
+  std::string what = name_ + ": " + service_.name + " down " + std::to_string(down.count()) + " ms";
+  std::string error;
+  if (!service_.start(&error)) return what + ", restart failed: " + error;
+  return what;
+}
+
+void Outage::Heal(Node& /*node*/) {
+  if (!service_.running()) service_.start(nullptr);
+}
+
 Nemesis::Nemesis(std::vector<Node*> nodes,
                  std::vector<std::pair<std::unique_ptr<Fault>, int>> faults, History& history,
                  NemesisOptions options)
@@ -85,7 +99,7 @@ bool Nemesis::Run(const std::atomic<bool>& stop) {
     ++counts_[fault.name()];
     history_.Add(
         Op{.type = OpType::kNemesis, .process = "nemesis", .kind = fault.name(), .detail = what});
-    if (!node.running()) {
+    if (!fault.Recovered(node)) {
       error_ = what;
       return false;
     }

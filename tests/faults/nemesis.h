@@ -1,15 +1,14 @@
 // The nemesis: injects faults into the processes under test at random moments
 // drawn from a seeded RNG, and heals them all at the end.
 //
-// Faults act on Nodes. Today a Node is the single parley-server process
-// (ServerNode); a cluster run will hand the nemesis one Node per server, and
-// faults that cut a node off from Redis or PostgreSQL (nftables in a network
-// namespace, or stopping the service) are further Fault implementations: the
-// schedule, the recording into the history and the heal stay as they are.
+// Faults act on Nodes: the single parley-server process, or one Node per
+// server of a cluster run. Faults of a shared service (Redis, PostgreSQL) are
+// Outages: they take their own service down, whichever node is drawn.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -37,11 +36,12 @@ class Node {
   virtual bool running() const = 0;
 };
 
-// The single-node server.
+// A parley-server process (the single node, or one node of a cluster).
 class ServerNode : public Node {
  public:
-  explicit ServerNode(testing::ServerProcess& server) : server_(server) {}
-  std::string name() const override { return "server"; }
+  explicit ServerNode(testing::ServerProcess& server, std::string name = "server")
+      : server_(server), name_(std::move(name)) {}
+  std::string name() const override { return name_; }
   void Kill9() override { server_.Kill9(); }
   // Retries for a while: a client's ephemeral port may briefly hold the port.
   bool Start(std::string* error) override;
@@ -51,6 +51,7 @@ class ServerNode : public Node {
 
  private:
   testing::ServerProcess& server_;
+  std::string name_;
 };
 
 // One kind of fault. Inject() hurts `node` and returns once the fault is
@@ -62,6 +63,8 @@ class Fault {
   virtual std::string Inject(Node& node, Rng& rng) = 0;
   // Undoes whatever an interrupted Inject may have left behind.
   virtual void Heal(Node& node) = 0;
+  // After Inject: whatever it hurt is back (false ends the run).
+  virtual bool Recovered(Node& node) const { return node.running(); }
 };
 
 // kill -9, down for a random time in [0, max_down], then started again.
@@ -85,6 +88,29 @@ class PauseResume : public Fault {
   void Heal(Node& node) override { node.Resume(); }
 
  private:
+  Millis min_, max_;
+};
+
+// A shared service (Redis, PostgreSQL) taken down for a random time in
+// [min, max] and brought back, whichever node was drawn.
+class Outage : public Fault {
+ public:
+  struct Service {
+    std::string name;
+    std::function<void()> stop;               // kill -9, or the service's own stop
+    std::function<bool(std::string*)> start;  // back on the same port and data
+    std::function<bool()> running;
+  };
+  Outage(std::string fault_name, Service service, Millis min, Millis max)
+      : name_(std::move(fault_name)), service_(std::move(service)), min_(min), max_(max) {}
+  std::string name() const override { return name_; }
+  std::string Inject(Node& node, Rng& rng) override;
+  void Heal(Node& node) override;
+  bool Recovered(Node& /*node*/) const override { return service_.running(); }
+
+ private:
+  std::string name_;
+  Service service_;
   Millis min_, max_;
 };
 

@@ -23,8 +23,8 @@ Actor::Actor(History& history, std::string user, std::string token, std::string 
     : history_(history),
       user_(std::move(user)),
       token_(std::move(token)),
-      server_url_(std::move(server_url)),
-      state_file_(std::move(state_file)) {}
+      state_file_(std::move(state_file)),
+      server_url_(std::move(server_url)) {}
 
 Actor::~Actor() { Disconnect(); }
 
@@ -51,6 +51,13 @@ void Actor::Disconnect() {
   if (!client_) return;
   client_->Stop();
   client_.reset();
+}
+
+void Actor::MoveTo(const std::string& server_url) {
+  server_url_ = server_url;
+  if (!client_) return;
+  client_->SetServer(server_url);
+  client_->Reconnect();
 }
 
 void Actor::Send(const std::string& conversation) {
@@ -175,10 +182,19 @@ void Actor::OnEvent(const client::Event& e) {
 // ---- HttpSender ----
 
 HttpSender::HttpSender(History& history, std::string user, std::string token,
-                       const std::string& server_url)
+                       std::vector<std::string> server_urls)
     : history_(history),
       user_(std::move(user)),
-      api_(client::ServerUrl::Parse(server_url).value(), std::move(token)) {
+      token_(std::move(token)),
+      server_urls_(std::move(server_urls)),
+      api_(client::ServerUrl::Parse(server_urls_.at(0)).value(), token_) {
+  api_.set_timeout(std::chrono::seconds(3));
+}
+
+void HttpSender::NextServer() {
+  if (server_urls_.size() < 2) return;
+  server_ = (server_ + 1) % server_urls_.size();
+  api_ = client::Api(client::ServerUrl::Parse(server_urls_[server_]).value(), token_);
   api_.set_timeout(std::chrono::seconds(3));
 }
 
@@ -212,6 +228,7 @@ std::string HttpSender::Send(const std::string& to_user, const std::string& conv
                       .detail = ack.status().ToString()});
       return "";
     }
+    NextServer();
     int64_t wait_ms = std::max<int64_t>(100, ack.status().retry_after_ms());
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
   }

@@ -6,7 +6,8 @@
 //    deliveries, receipts) through ClientOptions::on_wire and what the
 //    library releases to the application through on_event.
 //  - HttpSender: a user sending over POST /v1/messages, retrying the same
-//    client_msg_id until the server answers.
+//    client_msg_id until the server answers (on the next node of a cluster,
+//    as a load balancer would).
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,9 @@ class Actor {
   bool Connect(std::string* error);
   // Stops the client: the user is offline until the next Connect.
   void Disconnect();
+  // Points the client at another server and reconnects there now (a load
+  // balancer moving the user off a dead node).
+  void MoveTo(const std::string& server_url);
   bool online() const { return client_ != nullptr; }
   bool live() const { return client_ && client_->live(); }
   size_t pending() const { return client_ ? client_->pending_sends() : 0; }
@@ -52,7 +56,8 @@ class Actor {
   void RecordFrame(const boost::json::object& frame, const std::string& source);
 
   History& history_;
-  const std::string user_, token_, server_url_, state_file_;
+  const std::string user_, token_, state_file_;
+  std::string server_url_;  // touched by the thread driving this actor only
   std::unique_ptr<client::Client> client_;
   std::atomic<bool> healed_{false};
   mutable std::mutex mu_;
@@ -65,7 +70,9 @@ class Actor {
 
 class HttpSender {
  public:
-  HttpSender(History& history, std::string user, std::string token, const std::string& server_url);
+  // Starts on the first of `server_urls` and moves to the next after a failure.
+  HttpSender(History& history, std::string user, std::string token,
+             std::vector<std::string> server_urls);
 
   // Sends one message to `to_user` (1:1, by user id) or `conversation`,
   // retrying the same client_msg_id on every failure that may be transient
@@ -74,8 +81,12 @@ class HttpSender {
                    const std::atomic<bool>& give_up);
 
  private:
+  void NextServer();
+
   History& history_;
-  const std::string user_;
+  const std::string user_, token_;
+  const std::vector<std::string> server_urls_;
+  size_t server_ = 0;
   client::Api api_;
 };
 
