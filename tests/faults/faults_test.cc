@@ -16,6 +16,8 @@
 // --history=FILE (PARLEY_FAULTS_HISTORY: where the history is written).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <atomic>
 #include <cinttypes>
 #include <cstdio>
@@ -435,9 +437,11 @@ void FaultRun::RunFaults(Faults faults, const std::string& default_history) {
               static_cast<long long>(secs(Clock::now() - started)), path.c_str(),
               result.Summary().c_str());
   EXPECT_GE(counts[first], cfg.cycles);
-  for (auto& server : servers_) {
-    EXPECT_EQ(server->Stop(), 0) << "no clean exit on SIGTERM after the faults\n"
-                                 << server->LogTail();
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    EXPECT_EQ(servers_[i]->Stop(), 0) << "no clean exit on SIGTERM after the faults\n"
+                                      << servers_[i]->LogTail();
+    // Beside the history: every server's whole log, across its restarts.
+    std::ofstream(path + ".server" + std::to_string(i + 1) + ".log") << servers_[i]->Log();
   }
   EXPECT_TRUE(result.ok()) << "seed " << cfg.seed << ": " << result.Summary();
   EXPECT_GT(result.acked, 100u) << "too little traffic to mean anything";
