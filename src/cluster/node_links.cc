@@ -41,6 +41,7 @@ struct Link {
   net::steady_timer flush_timer;
   client::Backoff backoff;
   int64_t failures_logged = 0;
+  std::optional<std::chrono::steady_clock::time_point> unknown_since;
 };
 
 }  // namespace
@@ -72,8 +73,8 @@ struct NodeLinks::Impl {
     link.state = state;
   }
 
-  // The node left the registry (stopped, or expired after a crash): its
-  // users' routes go too, and nothing queued for it will be wanted.
+  // The node left the registry long ago (stopped, or expired after a crash):
+  // its users' routes went too, and nothing queued for it will be wanted.
   void DropQueue(Link& link) {
     std::lock_guard lock(link.mu);
     dropped.Inc(link.queue.size());
@@ -110,9 +111,15 @@ struct NodeLinks::Impl {
   net::awaitable<bool> Connect(Link& link) {
     auto address = address_of(link.node);
     if (!address) {
-      DropQueue(link);
+      if (!(++link.failures_logged & (link.failures_logged - 1))) {
+        spdlog::warn("event=node_link_failed node={} error=\"not in the node registry\"", link.node);
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (!link.unknown_since) link.unknown_since = now;
+      if (now - *link.unknown_since > Millis(options.forget_unknown_after_ms)) DropQueue(link);
       co_return false;
     }
+    link.unknown_since.reset();
     auto url = client::ServerUrl::Parse("http://" + *address);
     if (!url.ok()) co_return false;
     link.conn = client::internal::MakeWsConnection(io.get_executor(), /*tls=*/false);

@@ -3,8 +3,8 @@
 // cluster secret), reconnected with jittered exponential backoff. Items for a
 // node queue while its connection is down or being made (up to a bound) and go
 // out together in one frame once it is up — a node back from a restart gets
-// what was routed to it meanwhile; a node that left the registry gets nothing
-// (its users catch up by sync and push). A sender never waits on another node.
+// what was routed to it meanwhile; a node missing from the registry for
+// longer than a TTL gets nothing (its users catch up by sync and push). A sender never waits on another node.
 #pragma once
 
 #include <functional>
@@ -23,6 +23,9 @@ struct NodeLinksOptions {
   int backoff_cap_ms = 5000;
   size_t max_queued_bytes = 32 << 20;  // per node; beyond it items are dropped
   size_t max_frame_bytes = 1 << 20;    // items per frame up to about this size
+  // A node missing from the registry this long is gone: its queue is dropped.
+  // (Shorter gaps happen: Redis restarted empty, the node not re-registered yet.)
+  int64_t forget_unknown_after_ms = 30'000;
 };
 
 class NodeLinks {

@@ -95,7 +95,10 @@ Result<std::unordered_map<std::string, std::string>> NodeRegistry::ReadNodes() {
 void NodeRegistry::Start() {
   refresher_ = std::thread([this] {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(options_.ttl_ms / 3),
+    // At least every second: after Redis restarts empty, the nodes are back in
+    // it (and every node's copy of the addresses current) within a second.
+    const auto every = std::chrono::milliseconds(std::min<int64_t>(options_.ttl_ms / 3, 1000));
+    while (!cv_.wait_for(lock, every,
                          [this] { return stopping_; })) {
       lock.unlock();
       if (Status s = Refresh(); !s.ok()) {

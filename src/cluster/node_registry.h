@@ -2,8 +2,8 @@
 // Redis hash `parley:nodes` of node id → "host:port|expiry_ms". Each node
 // writes its own field at start (refusing to start while another live node —
 // one answering on the registered address — holds its id, so a crashed node
-// restarts at once), refreshes it every ttl/3 and removes it on a clean stop;
-// a crashed node's field expires. Every refresh also re-reads the hash, so lookups are
+// restarts at once), refreshes it every second (at most ttl/3) and removes it
+// on a clean stop; a crashed node's field expires. Every refresh also re-reads the hash, so lookups are
 // local; an unknown node is looked up once more before it counts as gone.
 #pragma once
 

@@ -15,7 +15,7 @@ NodeRouter::NodeRouter(std::string self, Lookup lookup, NodeLinks& links, Metric
       links_(links),
       max_queued_(max_queued),
       dropped_(metrics.AddCounter("parley_cluster_route_dropped_total",
-                                  "Frames for other nodes dropped: routes unreadable or queue full")) {
+                                  "Frames for other nodes dropped: more queued than the bound while Redis was unreadable")) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -52,14 +52,24 @@ void NodeRouter::Run() {
                                               std::make_move_iterator(queue_.end()));
     queue_.clear();
     lock.unlock();
-    Route(std::move(batch));
+    bool routed = Route(batch);
     lock.lock();
+    if (routed || stopping_) continue;
+    // Redis unreachable: the batch goes back in front (order kept) and is
+    // tried again shortly, so members connected elsewhere still get it live
+    // once Redis is back. Beyond the bound the oldest frames are dropped.
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue_.push_front(std::move(*it));
+    while (queue_.size() > max_queued_) {
+      queue_.pop_front();
+      dropped_.Inc();
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(kRetryMs), [this] { return stopping_; });
   }
 }
 
 // One route read for every user of the batch; then, frame by frame (keeping
 // their order), one item per node holding some of its users.
-void NodeRouter::Route(std::vector<directory::RemoteFrame> frames) {
+bool NodeRouter::Route(const std::vector<directory::RemoteFrame>& frames) {
   std::vector<std::string> users;
   std::unordered_set<std::string> seen;
   for (const auto& f : frames) {
@@ -68,9 +78,15 @@ void NodeRouter::Route(std::vector<directory::RemoteFrame> frames) {
     }
   }
   auto routes = lookup_(users);
-  if (!routes.ok()) {  // Redis down: those users get it by sync and push
-    dropped_.Inc(frames.size());
-    return;
+  if (!routes.ok()) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (now - last_warning_ms_ >= 1000) {  // a line a second while Redis is down
+      last_warning_ms_ = now;
+      spdlog::warn("event=route_lookup_failed frames={} error=\"{}\" (retrying)", frames.size(),
+                   routes.status().message());
+    }
+    return false;
   }
   for (const auto& f : frames) {
     std::unordered_map<std::string, std::vector<std::string>> by_node;
@@ -83,6 +99,7 @@ void NodeRouter::Route(std::vector<directory::RemoteFrame> frames) {
     }
     for (auto& [node, node_users] : by_node) links_.Send(node, EncodeDeliverItem(f, node_users));
   }
+  return true;
 }
 
 }  // namespace parley::cluster

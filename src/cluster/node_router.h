@@ -2,7 +2,8 @@
 // (the presence hashes, in one pipelined read per batch of frames) and hands
 // each target node one item with its users. Runs on its own thread, in the
 // order frames were forwarded, so a conversation's entries leave this node in
-// seq order on every link.
+// seq order on every link. While Redis cannot be read, frames wait (up to the
+// bound) and are routed once it is back.
 #pragma once
 
 #include <condition_variable>
@@ -34,17 +35,20 @@ class NodeRouter final : public directory::RemoteSink {
 
  private:
   void Run();
-  void Route(std::vector<directory::RemoteFrame> frames);
+  // False when the routes could not be read (Redis down): nothing was sent.
+  bool Route(const std::vector<directory::RemoteFrame>& frames);
+  static constexpr int kRetryMs = 100;
 
   const std::string self_;
   const Lookup lookup_;
   NodeLinks& links_;
   const size_t max_queued_;
-  Counter& dropped_;
+  Counter& dropped_;  // over the bound
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<directory::RemoteFrame> queue_;  // guarded by mu_
   bool stopping_ = false;                     // guarded by mu_
+  int64_t last_warning_ms_ = 0;               // router thread only
   std::thread thread_;
 };
 
