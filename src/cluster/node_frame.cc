@@ -42,6 +42,9 @@ Result<directory::RemoteFrame> DecodeItem(const boost::json::value& value, size_
   auto changes = protocol::GetBool(*item, "changes_members");
   if (!changes.ok()) return changes.status();
   f.changes_members = changes->value_or(false);
+  if (f.changes_members && f.seq == 0) {
+    return BadRequest("changes_members only comes with an entry (conversation_id and seq)");
+  }
   return f;
 }
 
